@@ -1,0 +1,168 @@
+//! The bot's conversation logic: welcome new members, answer questions from
+//! the knowledge base with follow-up prompts, and a polite fallback.
+//!
+//! It only computes replies and state changes; the turn pipeline decides
+//! when they are saved and sent.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bot_schema::{activity_types, Activity, CardAction, SuggestedActions};
+use qna::{Answerer, QnaContext, QnaQuery};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::settings::BotSettings;
+use crate::state::{ConversationState, StateDoc};
+
+pub struct Bot {
+    answerer: Arc<dyn Answerer>,
+    settings: BotSettings,
+    region: String,
+    unanswered: AtomicU64,
+}
+
+impl Bot {
+    pub fn new(answerer: Arc<dyn Answerer>, settings: BotSettings, region: String) -> Self {
+        Self {
+            answerer,
+            settings,
+            region,
+            unanswered: AtomicU64::new(0),
+        }
+    }
+
+    pub fn answerer(&self) -> &Arc<dyn Answerer> {
+        &self.answerer
+    }
+
+    /// Questions that got the fallback since start.
+    pub fn unanswered_count(&self) -> u64 {
+        self.unanswered.load(Ordering::Relaxed)
+    }
+
+    /// Whether this activity type runs a turn with state.
+    pub fn handles(activity: &Activity) -> bool {
+        activity.is_type(activity_types::MESSAGE)
+            || activity.is_type(activity_types::CONVERSATION_UPDATE)
+    }
+
+    /// Runs the bot on one activity. Mutates the state in place and returns
+    /// the replies (trace activities included; the caller filters them).
+    pub async fn on_turn(
+        &self,
+        activity: &Activity,
+        conversation: &mut ConversationState,
+        _user: &mut StateDoc,
+    ) -> Result<Vec<Activity>, ApiError> {
+        if activity.is_type(activity_types::MESSAGE) {
+            self.on_message(activity, conversation).await
+        } else if activity.is_type(activity_types::CONVERSATION_UPDATE) {
+            Ok(self.on_members_added(activity))
+        } else {
+            Ok(Vec::new())
+        }
+    }
+
+    fn on_members_added(&self, activity: &Activity) -> Vec<Activity> {
+        let bot_id = activity.recipient_id();
+        activity
+            .members_added
+            .iter()
+            .flatten()
+            .filter(|m| m.id.as_deref() != bot_id)
+            .map(|_| {
+                let mut reply = activity.create_reply(self.settings.welcome.clone());
+                reply.suggested_actions = suggestions(&self.settings.welcome_suggestions);
+                reply
+            })
+            .collect()
+    }
+
+    async fn on_message(
+        &self,
+        activity: &Activity,
+        conversation: &mut ConversationState,
+    ) -> Result<Vec<Activity>, ApiError> {
+        let turn = conversation.turn_count() + 1;
+        conversation.set_turn_count(turn);
+        let question = activity.text.as_deref().unwrap_or("").trim();
+        let mut replies = Vec::with_capacity(2);
+        if question.is_empty() {
+            let mut r = activity
+                .create_reply("I can answer questions typed as text. What would you like to know?");
+            self.stamp(&mut r, turn);
+            replies.push(r);
+            return Ok(replies);
+        }
+        let query = QnaQuery {
+            question: question.to_string(),
+            top: 3,
+            score_threshold: 0.0,
+            context: conversation.previous_qna_id().map(|id| QnaContext {
+                previous_qna_id: Some(id),
+                previous_user_query: conversation.previous_user_query(),
+            }),
+            filter: None,
+        };
+        let answers = self.answerer.answer(&query).await?;
+        let best = answers
+            .first()
+            .filter(|a| a.confidence >= self.settings.score_threshold);
+        replies.push(activity.create_trace(
+            "QnAMaker",
+            json!({
+                "question": question,
+                "scoreThreshold": self.settings.score_threshold,
+                "top": query.top,
+                "queryResults": answers,
+                "region": self.region,
+            }),
+            "https://www.qnamaker.ai/schemas/trace",
+            "QnAMaker Trace",
+        ));
+        let mut reply = match best {
+            Some(a) => {
+                let mut r = activity.create_reply(a.answer.clone());
+                let prompts: Vec<String> = {
+                    let mut p = a.prompts.clone();
+                    p.sort_by_key(|p| p.display_order);
+                    p.into_iter().map(|p| p.display_text).collect()
+                };
+                r.suggested_actions = suggestions(&prompts);
+                conversation.set_previous((!prompts.is_empty()).then_some(a.id), question);
+                r
+            }
+            None => {
+                self.unanswered.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    target: "unanswered",
+                    question,
+                    best_confidence = answers.first().map(|a| a.confidence),
+                    "question below the confidence threshold"
+                );
+                conversation.set_previous(None, question);
+                activity.create_reply(self.settings.fallback.clone())
+            }
+        };
+        self.stamp(&mut reply, turn);
+        replies.push(reply);
+        Ok(replies)
+    }
+
+    /// Marks a reply with the turn number and the serving region, as an
+    /// entity channels ignore, so clients and drills can tell turns apart.
+    fn stamp(&self, reply: &mut Activity, turn: u64) {
+        reply
+            .entities
+            .get_or_insert_with(Vec::new)
+            .push(json!({"type": "botTurn", "turn": turn, "region": self.region}));
+    }
+}
+
+fn suggestions(texts: &[String]) -> Option<SuggestedActions> {
+    (!texts.is_empty()).then(|| SuggestedActions {
+        actions: texts.iter().map(CardAction::im_back).collect(),
+        ..Default::default()
+    })
+}

@@ -1,0 +1,85 @@
+//! The service's one error type and its mapping to HTTP statuses. Every
+//! error a request can meet is turned into a status here and nowhere else.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bot_schema::SchemaError;
+use bot_storage::StorageError;
+use qna::QnaError;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("unsupported content type {0:?}: send application/json")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    NotImplemented(String),
+    #[error("turn for conversation {conversation:?} still conflicted after {attempts} attempts")]
+    TooManyConflicts { conversation: String, attempts: u32 },
+    #[error("state storage: {0}")]
+    Storage(#[from] StorageError),
+    #[error("question answering: {0}")]
+    Qna(#[from] QnaError),
+    #[error("sending replies: {0}")]
+    Connector(#[from] SchemaError),
+    #[error("the service is shutting down")]
+    ShuttingDown,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            // The channel retries 5xx; a retry after the contention passes
+            // will succeed, so this is "try again", not a server fault.
+            ApiError::TooManyConflicts { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Storage(StorageError::Unavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Storage(StorageError::Conflict { .. }) => StatusCode::CONFLICT,
+            ApiError::Storage(StorageError::InvalidKey { .. } | StorageError::TooLarge { .. }) => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::Storage(_) => StatusCode::BAD_GATEWAY,
+            ApiError::Qna(QnaError::InvalidQuery(_)) => StatusCode::BAD_REQUEST,
+            ApiError::Qna(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Connector(
+                SchemaError::MissingField(_) | SchemaError::InvalidServiceUrl { .. },
+            ) => StatusCode::BAD_REQUEST,
+            ApiError::Connector(_) => StatusCode::BAD_GATEWAY,
+            ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "BadArgument",
+            ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
+            ApiError::NotImplemented(_) => "NotImplemented",
+            ApiError::TooManyConflicts { .. } => "TooManyConflicts",
+            ApiError::Storage(_) => "StorageError",
+            ApiError::Qna(_) => "QnaError",
+            ApiError::Connector(_) => "ConnectorError",
+            ApiError::ShuttingDown => "ShuttingDown",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, status = status.as_u16(), "request failed");
+        } else {
+            tracing::debug!(error = %self, status = status.as_u16(), "request rejected");
+        }
+        (
+            status,
+            Json(json!({"error": {"code": self.code(), "message": self.to_string()}})),
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,16 @@
+//! The bot service: `/api/messages`, the turn pipeline, health.
+
+pub mod app_state;
+pub mod bot;
+pub mod error;
+pub mod readiness;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod turn;
+
+pub use app_state::AppState;
+pub use error::ApiError;
+pub use settings::Settings;

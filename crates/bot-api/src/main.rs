@@ -1,0 +1,24 @@
+use std::process::ExitCode;
+
+use bot_api::{settings::Settings, startup, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let settings = match Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            // Logging is configured by the settings that failed to load.
+            eprintln!("bot-api: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.log, &settings.region);
+    match startup::serve(settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("bot-api: {e:#}");
+            eprintln!("bot-api: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

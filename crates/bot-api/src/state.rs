@@ -1,0 +1,176 @@
+//! Conversation and user state as stored: JSON objects in botbuilder's shape
+//! (one member per state property), so a botbuilder bot can share them.
+//! Members this bot does not know are kept as they are.
+
+use bot_schema::Activity;
+use bot_storage::{Change, Precondition, StoreItem};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// How many processed activity ids a conversation remembers, to answer a
+/// redelivery without running the turn twice.
+pub const PROCESSED_WINDOW: usize = 32;
+
+/// A state document and the eTag it was read with (none: it did not exist).
+#[derive(Debug, Clone, Default)]
+pub struct StateDoc {
+    pub key: String,
+    pub doc: Map<String, Value>,
+    pub etag: Option<String>,
+}
+
+impl StateDoc {
+    pub fn from_item(key: String, item: Option<&StoreItem>) -> Self {
+        match item {
+            Some(i) => Self {
+                key,
+                doc: match &i.document {
+                    Value::Object(m) => m.clone(),
+                    _ => Map::new(),
+                },
+                etag: Some(i.etag.clone()),
+            },
+            None => Self {
+                key,
+                doc: Map::new(),
+                etag: None,
+            },
+        }
+    }
+
+    /// The write that saves this document only if nobody else has since.
+    pub fn to_change(&self) -> Change {
+        Change {
+            key: self.key.clone(),
+            document: Value::Object(self.doc.clone()),
+            precondition: match &self.etag {
+                Some(e) => Precondition::IfMatch(e.clone()),
+                None => Precondition::IfNotExists,
+            },
+        }
+    }
+}
+
+/// A processed activity and, for expectReplies, the replies it got.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Processed {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replies: Option<Vec<Activity>>,
+}
+
+/// The conversation state this bot keeps.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationState(pub StateDoc);
+
+impl ConversationState {
+    pub fn key(channel_id: &str, conversation_id: &str) -> String {
+        format!("{channel_id}/conversations/{conversation_id}/")
+    }
+
+    pub fn turn_count(&self) -> u64 {
+        self.0
+            .doc
+            .get("turnCount")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    }
+
+    pub fn set_turn_count(&mut self, n: u64) {
+        self.0.doc.insert("turnCount".into(), n.into());
+    }
+
+    pub fn previous_qna_id(&self) -> Option<u64> {
+        self.0.doc.get("previousQnaId").and_then(Value::as_u64)
+    }
+
+    pub fn previous_user_query(&self) -> Option<String> {
+        self.0
+            .doc
+            .get("previousUserQuery")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+
+    pub fn set_previous(&mut self, qna_id: Option<u64>, query: &str) {
+        match qna_id {
+            Some(id) => {
+                self.0.doc.insert("previousQnaId".into(), id.into());
+                self.0.doc.insert("previousUserQuery".into(), query.into());
+            }
+            None => {
+                self.0.doc.remove("previousQnaId");
+                self.0.doc.remove("previousUserQuery");
+            }
+        }
+    }
+
+    fn processed_list(&self) -> Vec<Processed> {
+        self.0
+            .doc
+            .get("processedActivities")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    /// The record of an activity this conversation already processed.
+    pub fn processed(&self, activity_id: &str) -> Option<Processed> {
+        let list = self.0.doc.get("processedActivities")?.as_array()?;
+        list.iter()
+            .find(|p| p.get("id").and_then(Value::as_str) == Some(activity_id))
+            .and_then(|p| serde_json::from_value(p.clone()).ok())
+    }
+
+    pub fn record_processed(&mut self, activity_id: &str, replies: Option<Vec<Activity>>) {
+        let mut list = self.processed_list();
+        list.push(Processed {
+            id: activity_id.to_string(),
+            replies,
+        });
+        if list.len() > PROCESSED_WINDOW {
+            list.drain(..list.len() - PROCESSED_WINDOW);
+        }
+        self.0.doc.insert(
+            "processedActivities".into(),
+            serde_json::to_value(list).unwrap_or(Value::Array(Vec::new())),
+        );
+    }
+}
+
+pub fn user_key(channel_id: &str, user_id: &str) -> String {
+    format!("{channel_id}/users/{user_id}/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_match_botbuilder() {
+        assert_eq!(
+            ConversationState::key("emulator", "c 1"),
+            "emulator/conversations/c 1/"
+        );
+        assert_eq!(user_key("msteams", "29:x"), "msteams/users/29:x/");
+    }
+
+    #[test]
+    fn processed_window_is_bounded_and_unknown_members_kept() {
+        let mut c = ConversationState(StateDoc::default());
+        c.0.doc
+            .insert("someBotbuilderProperty".into(), "kept".into());
+        for i in 0..100 {
+            c.record_processed(&format!("a{i}"), None);
+        }
+        assert!(c.processed("a99").is_some());
+        assert!(c.processed("a0").is_none());
+        assert_eq!(c.processed_list().len(), PROCESSED_WINDOW);
+        assert_eq!(c.0.doc["someBotbuilderProperty"], "kept");
+    }
+
+    #[test]
+    fn new_state_is_created_only_if_absent() {
+        let s = StateDoc::from_item("k".into(), None);
+        assert_eq!(s.to_change().precondition, Precondition::IfNotExists);
+    }
+}

@@ -1,0 +1,79 @@
+//! Logging: `tracing` to stdout, human-readable or JSON, with the region on
+//! every line.
+
+use std::fmt;
+
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::{Format, Json, JsonFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::EnvFilter;
+
+use crate::settings::LogSettings;
+
+/// Wraps a formatter and stamps the region on each line: `region=X` in front
+/// of text lines, a `"region"` member in JSON ones.
+struct RegionFormat<F> {
+    region: String,
+    inner: F,
+    json: bool,
+}
+
+impl<S, N, F> FormatEvent<S, N> for RegionFormat<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        if !self.json {
+            write!(writer, "region={} ", self.region)?;
+            return self.inner.format_event(ctx, writer, event);
+        }
+        let mut buf = String::new();
+        self.inner.format_event(ctx, Writer::new(&mut buf), event)?;
+        match buf.strip_prefix('{') {
+            Some(rest) => write!(
+                writer,
+                "{{\"region\":{},{rest}",
+                serde_json::Value::String(self.region.clone())
+            ),
+            None => writer.write_str(&buf),
+        }
+    }
+}
+
+/// Installs the global subscriber. `RUST_LOG` overrides `log.level`.
+pub fn init(log: &LogSettings, region: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&log.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    let result = if log.format == "json" {
+        builder
+            .fmt_fields(JsonFields::new())
+            .event_format(RegionFormat::<Format<Json>> {
+                region: region.to_string(),
+                inner: Format::default().json(),
+                json: true,
+            })
+            .try_init()
+    } else {
+        builder
+            .event_format(RegionFormat {
+                region: region.to_string(),
+                inner: Format::default(),
+                json: false,
+            })
+            .try_init()
+    };
+    // Already installed (tests start several apps in one process): keep it.
+    let _ = result;
+}

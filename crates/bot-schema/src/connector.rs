@@ -1,0 +1,186 @@
+//! The Connector REST client: how a bot sends activities back to a channel.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::activity::Activity;
+use crate::error::SchemaError;
+
+/// Characters `encodeURIComponent` leaves alone; botbuilder encodes each path
+/// segment with it, so we do too.
+const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+pub fn encode_uri_component(s: &str) -> String {
+    utf8_percent_encode(s, URI_COMPONENT).to_string()
+}
+
+/// Supplies the bearer token for calls to a channel's serviceUrl.
+/// Local mode has none; the security work plugs real app credentials in here.
+#[async_trait]
+pub trait CredentialProvider: Send + Sync {
+    async fn token(&self, service_url: &str) -> Result<Option<SecretString>, SchemaError>;
+}
+
+/// No credentials: the Emulator and local channels accept anonymous replies.
+pub struct NoCredentials;
+
+#[async_trait]
+impl CredentialProvider for NoCredentials {
+    async fn token(&self, _service_url: &str) -> Result<Option<SecretString>, SchemaError> {
+        Ok(None)
+    }
+}
+
+/// What the Connector answers to a sent activity.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ResourceResponse {
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct ConnectorClient {
+    http: reqwest::Client,
+    credentials: Arc<dyn CredentialProvider>,
+}
+
+impl ConnectorClient {
+    pub fn new(http: reqwest::Client, credentials: Arc<dyn CredentialProvider>) -> Self {
+        Self { http, credentials }
+    }
+
+    /// The URL an activity is POSTed to:
+    /// `{serviceUrl}/v3/conversations/{conversationId}/activities[/{replyToId}]`,
+    /// each segment percent-encoded on its own and any path inside serviceUrl kept.
+    pub fn activity_url(activity: &Activity) -> Result<String, SchemaError> {
+        let service_url = activity
+            .service_url
+            .as_deref()
+            .ok_or(SchemaError::MissingField("serviceUrl"))?;
+        let conversation_id = activity
+            .conversation_id()
+            .ok_or(SchemaError::MissingField("conversation.id"))?;
+        let parsed =
+            reqwest::Url::parse(service_url).map_err(|e| SchemaError::InvalidServiceUrl {
+                url: service_url.to_string(),
+                reason: e.to_string(),
+            })?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(SchemaError::InvalidServiceUrl {
+                url: service_url.to_string(),
+                reason: "not an http(s) URL with a host".to_string(),
+            });
+        }
+        let mut url = format!(
+            "{}/v3/conversations/{}/activities",
+            service_url.trim_end_matches('/'),
+            encode_uri_component(conversation_id)
+        );
+        if let Some(reply_to) = activity.reply_to_id.as_deref().filter(|s| !s.is_empty()) {
+            url.push('/');
+            url.push_str(&encode_uri_component(reply_to));
+        }
+        Ok(url)
+    }
+
+    /// Send one activity: a reply when it has `replyToId`, otherwise a new
+    /// message in the conversation.
+    pub async fn send(&self, activity: &Activity) -> Result<ResourceResponse, SchemaError> {
+        let url = Self::activity_url(activity)?;
+        let service_url = activity.service_url.as_deref().unwrap_or_default();
+        let conversation_id = activity.conversation_id().unwrap_or_default();
+        let mut req = self
+            .http
+            .post(&url)
+            .header("x-ms-conversation-id", conversation_id)
+            .json(activity);
+        if let Some(token) = self.credentials.token(service_url).await? {
+            req = req.bearer_auth(token.expose_secret());
+        }
+        let resp = req.send().await.map_err(|source| SchemaError::Transport {
+            url: url.clone(),
+            source,
+        })?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body = resp.text().await.unwrap_or_default();
+            return Err(SchemaError::Status {
+                url,
+                status: status.as_u16(),
+                body: body.chars().take(512).collect(),
+            });
+        }
+        // Channels answer a ResourceResponse, but some answer nothing at all.
+        let bytes = resp.bytes().await.unwrap_or_default();
+        Ok(serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activity::ConversationAccount;
+
+    fn act(service_url: &str, conv: &str, reply_to: Option<&str>) -> Activity {
+        Activity {
+            service_url: Some(service_url.into()),
+            conversation: Some(ConversationAccount {
+                id: Some(conv.into()),
+                ..Default::default()
+            }),
+            reply_to_id: reply_to.map(Into::into),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn reply_url_encodes_each_segment_and_keeps_service_path() {
+        let a = act(
+            "https://smba.trafficmanager.net/emea/",
+            "a:1/b?c#d e",
+            Some("1|2"),
+        );
+        assert_eq!(
+            ConnectorClient::activity_url(&a).unwrap(),
+            "https://smba.trafficmanager.net/emea/v3/conversations/a%3A1%2Fb%3Fc%23d%20e/activities/1%7C2"
+        );
+    }
+
+    #[test]
+    fn without_reply_to_it_posts_to_the_conversation() {
+        let a = act("http://localhost:1234", "c(1)!", None);
+        assert_eq!(
+            ConnectorClient::activity_url(&a).unwrap(),
+            "http://localhost:1234/v3/conversations/c(1)!/activities"
+        );
+    }
+
+    #[test]
+    fn bad_service_urls_are_errors() {
+        for s in ["", "not a url", "ftp://x/", "file:///etc/passwd"] {
+            assert!(
+                ConnectorClient::activity_url(&act(s, "c", None)).is_err(),
+                "{s}"
+            );
+        }
+        let mut a = act("http://x", "c", None);
+        a.conversation = None;
+        assert!(matches!(
+            ConnectorClient::activity_url(&a),
+            Err(SchemaError::MissingField("conversation.id"))
+        ));
+    }
+}

@@ -1,0 +1,16 @@
+#![recursion_limit = "256"]
+//! Bot Framework protocol: the Activity schema as botframework-schema spells
+//! it, and the Connector REST client that sends replies.
+
+pub mod activity;
+pub mod cards;
+pub mod connector;
+pub mod error;
+
+pub use activity::{
+    activity_types, Activity, ChannelAccount, ConversationAccount, ConversationReference,
+    DeliveryMode,
+};
+pub use cards::{Attachment, CardAction, HeroCard, SuggestedActions};
+pub use connector::{ConnectorClient, CredentialProvider, NoCredentials};
+pub use error::SchemaError;

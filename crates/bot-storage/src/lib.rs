@@ -1,0 +1,13 @@
+//! The storage adapter: a key/value store of JSON state documents with eTag
+//! concurrency, in the shape of botbuilder's `Storage` interface, and its
+//! backends.
+
+pub mod error;
+pub mod memory;
+pub mod sqlite;
+pub mod storage;
+
+pub use error::StorageError;
+pub use memory::MemoryStorage;
+pub use sqlite::SqliteStorage;
+pub use storage::{new_etag, Change, Precondition, Storage, StoreItem};

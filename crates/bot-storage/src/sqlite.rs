@@ -1,0 +1,312 @@
+//! Embedded storage on SQLite, the local default.
+//!
+//! One writer thread owns the write connection and commits every write that
+//! is waiting in one transaction (group commit), each request inside its own
+//! savepoint so that one request's conflict leaves the others intact.
+//! Reads go to a small pool of read connections; WAL keeps them off the
+//! writer's back.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use tokio::sync::oneshot;
+
+use crate::error::StorageError;
+use crate::storage::{new_etag, Change, Precondition, Storage, StoreItem};
+
+const BACKEND: &str = "sqlite";
+/// How many waiting requests one transaction takes at most.
+const MAX_BATCH: usize = 512;
+
+enum Job {
+    Write(
+        Vec<Change>,
+        oneshot::Sender<Result<Vec<String>, StorageError>>,
+    ),
+    Delete(Vec<String>, oneshot::Sender<Result<(), StorageError>>),
+}
+
+pub struct SqliteStorage {
+    writer: Mutex<mpsc::Sender<Job>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    path: PathBuf,
+}
+
+fn backend_err(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Backend {
+        backend: BACKEND,
+        message: e.to_string(),
+    }
+}
+
+fn writer_gone() -> StorageError {
+    StorageError::Unavailable {
+        backend: BACKEND,
+        message: "the writer thread has stopped".to_string(),
+    }
+}
+
+fn open(path: &Path, read_only: bool) -> Result<Connection, StorageError> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| StorageError::Unavailable {
+        backend: BACKEND,
+        message: format!("cannot open {}: {e}", path.display()),
+    })?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(backend_err)?;
+    Ok(conn)
+}
+
+impl SqliteStorage {
+    /// Opens (and creates) the database file and starts the writer thread.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StorageError::Unavailable {
+                backend: BACKEND,
+                message: format!("cannot create {}: {e}", dir.display()),
+            })?;
+        }
+        let conn = open(&path, false)?;
+        // WAL with synchronous=NORMAL survives a process crash; only an OS
+        // crash can lose the last commits, which is the usual trade for state.
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             PRAGMA synchronous=NORMAL;
+             CREATE TABLE IF NOT EXISTS state (
+                 key TEXT PRIMARY KEY NOT NULL,
+                 etag TEXT NOT NULL,
+                 document TEXT NOT NULL
+             ) WITHOUT ROWID;",
+        )
+        .map_err(backend_err)?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(backend_err)?;
+        Ok(Self {
+            writer: Mutex::new(tx),
+            readers: Arc::new(Mutex::new(Vec::new())),
+            path,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn send(&self, job: Job) -> Result<(), StorageError> {
+        self.writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(job)
+            .map_err(|_| writer_gone())
+    }
+
+    /// Runs `f` on a pooled read connection on the blocking pool.
+    async fn with_reader<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => open(&path, true)?,
+            };
+            let out = f(&conn);
+            pool.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+            out
+        })
+        .await
+        .map_err(backend_err)?
+    }
+}
+
+fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        run_batch(&mut conn, jobs);
+    }
+}
+
+enum Outcome {
+    Write(Result<Vec<String>, StorageError>),
+    Delete(Result<(), StorageError>),
+}
+
+fn run_batch(conn: &mut Connection, jobs: Vec<Job>) {
+    let result = (|| -> Result<Vec<Outcome>, StorageError> {
+        let mut tx = conn.transaction().map_err(backend_err)?;
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            let mut sp = tx.savepoint().map_err(backend_err)?;
+            let outcome = match job {
+                Job::Write(changes, _) => Outcome::Write(apply_writes(&sp, changes)),
+                Job::Delete(keys, _) => Outcome::Delete(apply_deletes(&sp, keys)),
+            };
+            let ok = matches!(outcome, Outcome::Write(Ok(_)) | Outcome::Delete(Ok(())));
+            if ok {
+                sp.commit().map_err(backend_err)?;
+            } else {
+                sp.rollback().map_err(backend_err)?;
+            }
+            outcomes.push(outcome);
+        }
+        tx.commit().map_err(backend_err)?;
+        Ok(outcomes)
+    })();
+    match result {
+        Ok(outcomes) => {
+            for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                match (job, outcome) {
+                    (Job::Write(_, reply), Outcome::Write(r)) => {
+                        let _ = reply.send(r);
+                    }
+                    (Job::Delete(_, reply), Outcome::Delete(r)) => {
+                        let _ = reply.send(r);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Err(e) => {
+            // The transaction failed as a whole: nothing was written.
+            let msg = e.to_string();
+            for job in jobs {
+                let err = || StorageError::Backend {
+                    backend: BACKEND,
+                    message: msg.clone(),
+                };
+                match job {
+                    Job::Write(_, reply) => {
+                        let _ = reply.send(Err(err()));
+                    }
+                    Job::Delete(_, reply) => {
+                        let _ = reply.send(Err(err()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn apply_writes(conn: &Connection, changes: &[Change]) -> Result<Vec<String>, StorageError> {
+    let mut etags = Vec::with_capacity(changes.len());
+    for c in changes {
+        let etag = new_etag();
+        let doc = serde_json::to_string(&c.document).map_err(backend_err)?;
+        let n = match &c.precondition {
+            Precondition::None => conn
+                .prepare_cached(
+                    "INSERT INTO state(key, etag, document) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(key) DO UPDATE SET etag = excluded.etag, document = excluded.document",
+                )
+                .and_then(|mut s| s.execute(params![c.key, etag, doc])),
+            Precondition::IfMatch(want) => conn
+                .prepare_cached("UPDATE state SET etag = ?2, document = ?3 WHERE key = ?1 AND etag = ?4")
+                .and_then(|mut s| s.execute(params![c.key, etag, doc, want])),
+            Precondition::IfNotExists => conn
+                .prepare_cached(
+                    "INSERT INTO state(key, etag, document) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(key) DO NOTHING",
+                )
+                .and_then(|mut s| s.execute(params![c.key, etag, doc])),
+        }
+        .map_err(backend_err)?;
+        if n == 0 {
+            return Err(StorageError::Conflict { key: c.key.clone() });
+        }
+        etags.push(etag);
+    }
+    Ok(etags)
+}
+
+fn apply_deletes(conn: &Connection, keys: &[String]) -> Result<(), StorageError> {
+    let mut stmt = conn
+        .prepare_cached("DELETE FROM state WHERE key = ?1")
+        .map_err(backend_err)?;
+    for k in keys {
+        stmt.execute([k]).map_err(backend_err)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn read(&self, keys: &[String]) -> Result<HashMap<String, StoreItem>, StorageError> {
+        let keys = keys.to_vec();
+        self.with_reader(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT etag, document FROM state WHERE key = ?1")
+                .map_err(backend_err)?;
+            let mut out = HashMap::with_capacity(keys.len());
+            for key in keys {
+                let row: Option<(String, String)> = stmt
+                    .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+                    .map_err(backend_err)?;
+                if let Some((etag, doc)) = row {
+                    let document =
+                        serde_json::from_str(&doc).map_err(|e| StorageError::Corrupt {
+                            key: key.clone(),
+                            message: e.to_string(),
+                        })?;
+                    out.insert(key, StoreItem { document, etag });
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn write(&self, changes: Vec<Change>) -> Result<Vec<String>, StorageError> {
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (tx, rx) = oneshot::channel();
+        self.send(Job::Write(changes, tx))?;
+        rx.await.map_err(|_| writer_gone())?
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<(), StorageError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Job::Delete(keys.to_vec(), tx))?;
+        rx.await.map_err(|_| writer_gone())?
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.with_reader(|conn| {
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+                .map_err(|e| StorageError::Unavailable {
+                    backend: BACKEND,
+                    message: e.to_string(),
+                })
+        })
+        .await
+    }
+
+    fn kind(&self) -> &'static str {
+        BACKEND
+    }
+}

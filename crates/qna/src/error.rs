@@ -1,0 +1,18 @@
+use thiserror::Error;
+
+/// Errors of the QnA crate.
+#[derive(Debug, Error)]
+pub enum QnaError {
+    #[error("cannot read knowledge base {path}: {message}")]
+    Io { path: String, message: String },
+    #[error("{path}:{line}: {message}")]
+    Parse {
+        path: String,
+        line: usize,
+        message: String,
+    },
+    #[error("invalid question: {0}")]
+    InvalidQuery(String),
+    #[error("question answering service unavailable: {0}")]
+    Unavailable(String),
+}
