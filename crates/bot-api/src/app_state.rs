@@ -6,6 +6,7 @@ use bot_schema::ConnectorClient;
 use bot_storage::Storage;
 
 use crate::bot::Bot;
+use crate::conversation_lock::ConversationLocks;
 use crate::readiness::Readiness;
 use crate::settings::Settings;
 
@@ -16,4 +17,5 @@ pub struct AppState {
     pub bot: Arc<Bot>,
     pub connector: ConnectorClient,
     pub readiness: Arc<Readiness>,
+    pub conversation_locks: Arc<ConversationLocks>,
 }

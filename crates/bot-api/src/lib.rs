@@ -2,6 +2,7 @@
 
 pub mod app_state;
 pub mod bot;
+pub mod conversation_lock;
 pub mod error;
 pub mod readiness;
 pub mod routes;

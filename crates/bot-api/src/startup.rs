@@ -16,6 +16,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::app_state::AppState;
 use crate::bot::Bot;
+use crate::conversation_lock::ConversationLocks;
 use crate::readiness::Readiness;
 use crate::routes::{health, messages};
 use crate::settings::{QnaKind, Settings, StorageKind};
@@ -83,6 +84,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         bot,
         connector: ConnectorClient::new(http, Arc::new(NoCredentials)),
         readiness,
+        conversation_locks: Arc::new(ConversationLocks::new()),
     })
 }
 

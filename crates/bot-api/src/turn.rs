@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use bot_schema::{Activity, DeliveryMode};
+use bot_schema::{activity_types, Activity, DeliveryMode};
 use bot_storage::StorageError;
 
 use crate::app_state::AppState;
@@ -30,6 +30,7 @@ pub async fn run(app: &AppState, activity: &Activity) -> Result<TurnOutcome, Api
     let expect_replies = activity.delivery_mode() == DeliveryMode::ExpectReplies;
     let activity_id = activity.id.as_deref().filter(|s| !s.is_empty());
     let attempts = app.settings.bot.max_turn_attempts;
+    let _turn_slot = app.conversation_locks.lock(&conv_key).await;
 
     for attempt in 0..attempts {
         let items = app.storage.read(&keys).await?;
@@ -50,10 +51,14 @@ pub async fn run(app: &AppState, activity: &Activity) -> Result<TurnOutcome, Api
             .unwrap_or_default();
         let user_before = user.doc.clone();
 
-        let replies = app
+        let mut replies = app
             .bot
             .on_turn(activity, &mut conversation, &mut user)
             .await?;
+        // Trace activities are for the Emulator only.
+        if activity.channel_id() != "emulator" {
+            replies.retain(|r| !r.is_type(activity_types::TRACE));
+        }
         if let Some(id) = activity_id {
             conversation.record_processed(id, expect_replies.then(|| replies.clone()));
         }

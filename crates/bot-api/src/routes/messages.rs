@@ -44,15 +44,6 @@ pub async fn post(
             });
         }
     };
-    // Trace activities are for the Emulator only.
-    let replies: Vec<Activity> = if activity.channel_id() == "emulator" {
-        replies
-    } else {
-        replies
-            .into_iter()
-            .filter(|r| !r.is_type(activity_types::TRACE))
-            .collect()
-    };
     if expect_replies {
         return Ok(Json(json!({"activities": replies})).into_response());
     }

@@ -1,0 +1,8 @@
+//! Black-box tests: the real `bot-api` binary on a random port.
+
+mod support;
+
+mod bad_input;
+mod concurrency;
+mod messages;
+mod restart;
