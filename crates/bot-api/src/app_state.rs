@@ -7,6 +7,7 @@ use bot_storage::Storage;
 
 use crate::bot::Bot;
 use crate::conversation_lock::ConversationLocks;
+use crate::drain::Drain;
 use crate::readiness::Readiness;
 use crate::settings::Settings;
 
@@ -17,5 +18,6 @@ pub struct AppState {
     pub bot: Arc<Bot>,
     pub connector: ConnectorClient,
     pub readiness: Arc<Readiness>,
+    pub drain: Arc<Drain>,
     pub conversation_locks: Arc<ConversationLocks>,
 }

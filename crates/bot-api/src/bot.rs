@@ -109,18 +109,21 @@ impl Bot {
         let best = answers
             .first()
             .filter(|a| a.confidence >= self.settings.score_threshold);
-        replies.push(activity.create_trace(
-            "QnAMaker",
-            json!({
-                "question": question,
-                "scoreThreshold": self.settings.score_threshold,
-                "top": query.top,
-                "queryResults": answers,
-                "region": self.region,
-            }),
-            "https://www.qnamaker.ai/schemas/trace",
-            "QnAMaker Trace",
-        ));
+        // The trace is for the Emulator only: don't build it for channels.
+        if activity.channel_id() == "emulator" {
+            replies.push(activity.create_trace(
+                "QnAMaker",
+                json!({
+                    "question": question,
+                    "scoreThreshold": self.settings.score_threshold,
+                    "top": query.top,
+                    "queryResults": answers,
+                    "region": self.region,
+                }),
+                "https://www.qnamaker.ai/schemas/trace",
+                "QnAMaker Trace",
+            ));
+        }
         let mut reply = match best {
             Some(a) => {
                 let mut r = activity.create_reply(a.answer.clone());

@@ -3,6 +3,7 @@
 pub mod app_state;
 pub mod bot;
 pub mod conversation_lock;
+pub mod drain;
 pub mod error;
 pub mod readiness;
 pub mod routes;

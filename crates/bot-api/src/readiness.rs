@@ -1,30 +1,69 @@
 //! Readiness as its own module: dependency checks run in the background at a
 //! fixed interval and `/readyz` answers from their cached results, so a
-//! probe never reaches storage or the knowledge base itself.
+//! probe costs microseconds and never reaches storage or the knowledge base.
+//!
+//! Only regional checks (this region's storage, its KB) take the region out
+//! of rotation; the others are reported but do not fail readiness.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use bot_storage::Storage;
 use qna::Answerer;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CheckStatus {
-    pub name: &'static str,
-    pub healthy: bool,
-    pub latency_ms: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-    #[serde(skip)]
-    pub checked_at: Option<Instant>,
+use crate::drain::Drain;
+
+#[async_trait]
+pub trait HealthCheck: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Whether a failure takes this region out of rotation.
+    fn regional(&self) -> bool {
+        true
+    }
+    async fn check(&self) -> Result<(), String>;
+}
+
+pub struct StorageCheck(pub Arc<dyn Storage>);
+
+#[async_trait]
+impl HealthCheck for StorageCheck {
+    fn name(&self) -> &'static str {
+        "storage"
+    }
+    async fn check(&self) -> Result<(), String> {
+        self.0.ping().await.map_err(|e| e.to_string())
+    }
+}
+
+pub struct KnowledgeBaseCheck(pub Arc<dyn Answerer>);
+
+#[async_trait]
+impl HealthCheck for KnowledgeBaseCheck {
+    fn name(&self) -> &'static str {
+        "knowledgeBase"
+    }
+    async fn check(&self) -> Result<(), String> {
+        self.0.ready().await.map_err(|e| e.to_string())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct CheckStatus {
+    name: &'static str,
+    regional: bool,
+    healthy: bool,
+    latency: Duration,
+    last_error: Option<String>,
+    checked_at: Instant,
 }
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadinessReport {
     pub ready: bool,
+    pub draining: bool,
     pub region: String,
     pub checks: Vec<CheckReport>,
 }
@@ -34,55 +73,77 @@ pub struct ReadinessReport {
 pub struct CheckReport {
     pub name: &'static str,
     pub status: &'static str,
+    pub regional: bool,
     pub latency_ms: f64,
-    pub age_ms: Option<u64>,
+    pub age_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
 }
 
 pub struct Readiness {
     region: String,
-    storage: Arc<dyn Storage>,
-    answerer: Arc<dyn Answerer>,
+    checks: Vec<Arc<dyn HealthCheck>>,
+    timeout: Duration,
+    drain: Arc<Drain>,
     results: RwLock<Vec<CheckStatus>>,
 }
 
 impl Readiness {
-    pub fn new(region: String, storage: Arc<dyn Storage>, answerer: Arc<dyn Answerer>) -> Self {
+    pub fn new(
+        region: String,
+        checks: Vec<Arc<dyn HealthCheck>>,
+        timeout: Duration,
+        drain: Arc<Drain>,
+    ) -> Self {
         Self {
             region,
-            storage,
-            answerer,
+            checks,
+            timeout,
+            drain,
             results: RwLock::new(Vec::new()),
         }
     }
 
-    /// Runs every check once and caches the results.
+    /// Runs every check once, concurrently, each bounded by the timeout,
+    /// and caches the results.
     pub async fn refresh(&self) {
-        let started = Instant::now();
-        let storage = self.storage.ping().await.map_err(|e| e.to_string());
-        let storage_ms = started.elapsed();
-        let started = Instant::now();
-        let kb = self.answerer.ready().await.map_err(|e| e.to_string());
-        let kb_ms = started.elapsed();
-        let now = Instant::now();
-        let status = |name, r: Result<(), String>, d: Duration| CheckStatus {
-            name,
-            healthy: r.is_ok(),
-            latency_ms: d.as_secs_f64() * 1e3,
-            last_error: r.err(),
-            checked_at: Some(now),
-        };
-        let results = vec![
-            status("storage", storage, storage_ms),
-            status("knowledgeBase", kb, kb_ms),
-        ];
-        for r in results.iter().filter(|r| !r.healthy) {
-            tracing::warn!(
-                check = r.name,
-                error = r.last_error.as_deref(),
-                "readiness check failing"
-            );
+        let runs = self.checks.iter().map(|c| async move {
+            let started = Instant::now();
+            let result = match tokio::time::timeout(self.timeout, c.check()).await {
+                Ok(r) => r,
+                Err(_) => Err(format!("no answer within {} ms", self.timeout.as_millis())),
+            };
+            CheckStatus {
+                name: c.name(),
+                regional: c.regional(),
+                healthy: result.is_ok(),
+                latency: started.elapsed(),
+                last_error: result.err(),
+                checked_at: Instant::now(),
+            }
+        });
+        let results = futures::future::join_all(runs).await;
+        let previous = self
+            .results
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for r in &results {
+            let was_healthy = previous
+                .iter()
+                .find(|p| p.name == r.name)
+                .map(|p| p.healthy);
+            if was_healthy != Some(r.healthy) {
+                if r.healthy {
+                    tracing::info!(check = r.name, "readiness check passing");
+                } else {
+                    tracing::warn!(
+                        check = r.name,
+                        error = r.last_error.as_deref(),
+                        "readiness check failing"
+                    );
+                }
+            }
         }
         *self.results.write().unwrap_or_else(|p| p.into_inner()) = results;
     }
@@ -108,13 +169,18 @@ impl Readiness {
             .map(|c| CheckReport {
                 name: c.name,
                 status: if c.healthy { "up" } else { "down" },
-                latency_ms: (c.latency_ms * 1000.0).round() / 1000.0,
-                age_ms: c.checked_at.map(|t| t.elapsed().as_millis() as u64),
+                regional: c.regional,
+                latency_ms: (c.latency.as_secs_f64() * 1e6).round() / 1e3,
+                age_ms: c.checked_at.elapsed().as_millis() as u64,
                 last_error: c.last_error.clone(),
             })
             .collect();
+        let draining = self.drain.is_draining();
+        let regional_ok =
+            !checks.is_empty() && checks.iter().all(|c| !c.regional || c.status == "up");
         ReadinessReport {
-            ready: !checks.is_empty() && checks.iter().all(|c| c.status == "up"),
+            ready: regional_ok && !draining,
+            draining,
             region: self.region.clone(),
             checks,
         }

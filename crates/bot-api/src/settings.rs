@@ -63,6 +63,10 @@ pub struct QnaSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct HealthSettings {
     pub interval_ms: u64,
+    pub check_timeout_ms: u64,
+    /// When set, `/readyz` answers only requests carrying it in `x-probe-key`.
+    #[serde(default)]
+    pub probe_key: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -262,6 +266,13 @@ impl Settings {
             return Err(invalid(
                 "health.interval_ms",
                 &raw.health.interval_ms.to_string(),
+                "must be at least 10",
+            ));
+        }
+        if raw.health.check_timeout_ms < 10 {
+            return Err(invalid(
+                "health.check_timeout_ms",
+                &raw.health.check_timeout_ms.to_string(),
                 "must be at least 10",
             ));
         }

@@ -17,7 +17,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::app_state::AppState;
 use crate::bot::Bot;
 use crate::conversation_lock::ConversationLocks;
-use crate::readiness::Readiness;
+use crate::drain::Drain;
+use crate::readiness::{KnowledgeBaseCheck, Readiness, StorageCheck};
 use crate::routes::{health, messages};
 use crate::settings::{QnaKind, Settings, StorageKind};
 
@@ -67,10 +68,15 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         .timeout(Duration::from_secs(15))
         .build()
         .context("building the HTTP client")?;
+    let drain = Arc::new(Drain::new());
     let readiness = Arc::new(Readiness::new(
         settings.region.clone(),
-        storage.clone(),
-        answerer.clone(),
+        vec![
+            Arc::new(StorageCheck(storage.clone())),
+            Arc::new(KnowledgeBaseCheck(answerer.clone())),
+        ],
+        Duration::from_millis(settings.health.check_timeout_ms),
+        drain.clone(),
     ));
     readiness.refresh().await;
     let bot = Arc::new(Bot::new(
@@ -84,6 +90,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         bot,
         connector: ConnectorClient::new(http, Arc::new(NoCredentials)),
         readiness,
+        drain,
         conversation_locks: Arc::new(ConversationLocks::new()),
     })
 }
@@ -109,10 +116,13 @@ pub fn app(state: AppState) -> Router {
         ))
 }
 
-/// Binds, serves until SIGTERM or Ctrl-C, then lets turns in flight finish.
+/// Binds and serves. Ctrl-C stops at once (after turns in flight); SIGTERM,
+/// as App Service sends it, drains first: readiness turns 503 so the router
+/// moves traffic, every request that still arrives is served until the drain
+/// timeout, then the process exits cleanly.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listen = settings.listen;
-    let drain = Duration::from_millis(settings.server.drain_timeout_ms);
+    let drain_for = Duration::from_millis(settings.server.drain_timeout_ms);
     let interval = Duration::from_millis(settings.health.interval_ms);
     let state = build_state(settings).await?;
     let refresher = state.readiness.spawn(interval);
@@ -121,19 +131,27 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("binding server.listen {listen}"))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, "listening; POST activities to http://{address}/api/messages");
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let drain = state.drain.clone();
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
-        let mut rx = stop_rx;
-        let _ = rx.wait_for(|s| *s).await;
+        let _ = stop_rx.wait_for(|s| *s).await;
     });
     let mut server = std::pin::pin!(std::future::IntoFuture::into_future(server));
     tokio::select! {
         r = &mut server => r?,
-        _ = shutdown_signal() => {
-            tracing::info!(timeout_ms = drain.as_millis() as u64, "shutting down: finishing turns in flight");
+        signal = shutdown_signal() => {
+            if signal == Signal::Term {
+                drain.set(true);
+                tracing::info!(drain_ms = drain_for.as_millis() as u64, "SIGTERM: draining, still serving");
+                tokio::select! {
+                    r = &mut server => return r.map_err(Into::into),
+                    _ = tokio::time::sleep(drain_for) => {}
+                }
+            }
+            tracing::info!("shutting down: finishing turns in flight");
             let _ = stop_tx.send(true);
-            if tokio::time::timeout(drain, &mut server).await.is_err() {
-                tracing::warn!("drain timeout reached; exiting with turns still in flight");
+            if tokio::time::timeout(Duration::from_secs(10), &mut server).await.is_err() {
+                tracing::warn!("turns still in flight after 10 s; exiting");
             }
         }
     }
@@ -141,7 +159,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+#[derive(Debug, PartialEq, Eq)]
+enum Signal {
+    Interrupt,
+    Term,
+}
+
+async fn shutdown_signal() -> Signal {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -156,5 +180,8 @@ async fn shutdown_signal() {
     };
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tokio::select! {
+        _ = ctrl_c => Signal::Interrupt,
+        _ = term => Signal::Term,
+    }
 }

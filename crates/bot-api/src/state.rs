@@ -10,6 +10,10 @@ use serde_json::{Map, Value};
 /// How many processed activity ids a conversation remembers, to answer a
 /// redelivery without running the turn twice.
 pub const PROCESSED_WINDOW: usize = 32;
+/// How many of those keep their replies (for expectReplies redeliveries).
+/// Replies are most of the document's size, and a redelivery comes within
+/// seconds of the original, so only the newest keep them.
+pub const REPLIES_WINDOW: usize = 4;
 
 /// A state document and the eTag it was read with (none: it did not exist).
 #[derive(Debug, Clone, Default)]
@@ -130,6 +134,10 @@ impl ConversationState {
         if list.len() > PROCESSED_WINDOW {
             list.drain(..list.len() - PROCESSED_WINDOW);
         }
+        let keep_from = list.len().saturating_sub(REPLIES_WINDOW);
+        for p in &mut list[..keep_from] {
+            p.replies = None;
+        }
         self.0.doc.insert(
             "processedActivities".into(),
             serde_json::to_value(list).unwrap_or(Value::Array(Vec::new())),
@@ -165,6 +173,17 @@ mod tests {
         assert!(c.processed("a99").is_some());
         assert!(c.processed("a0").is_none());
         assert_eq!(c.processed_list().len(), PROCESSED_WINDOW);
+        for i in 0..100 {
+            c.record_processed(&format!("r{i}"), Some(Vec::new()));
+        }
+        let with_replies = c
+            .processed_list()
+            .iter()
+            .filter(|p| p.replies.is_some())
+            .count();
+        assert_eq!(with_replies, REPLIES_WINDOW);
+        assert!(c.processed("r99").unwrap().replies.is_some());
+        assert!(c.processed("r80").unwrap().replies.is_none());
         assert_eq!(c.0.doc["someBotbuilderProperty"], "kept");
     }
 

@@ -1,9 +1,10 @@
 //! Liveness and readiness, anonymous and cheap.
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
+use secrecy::ExposeSecret;
 use serde_json::json;
 
 use crate::app_state::AppState;
@@ -15,12 +16,26 @@ pub async fn healthz() -> impl IntoResponse {
 
 /// Readiness: 200 when every regional dependency check passes, else 503.
 /// HEAD gets the same status with no body (axum strips it).
-pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
+pub async fn readyz(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(key) = &app.settings.health.probe_key {
+        let given = headers
+            .get("x-probe-key")
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        if !constant_time_eq(given, key.expose_secret().as_bytes()) {
+            // Hidden, as if it did not exist.
+            return StatusCode::NOT_FOUND.into_response();
+        }
+    }
     let report = app.readiness.report();
     let status = if report.ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(report))
+    (status, Json(report)).into_response()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

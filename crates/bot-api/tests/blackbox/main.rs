@@ -4,5 +4,6 @@ mod support;
 
 mod bad_input;
 mod concurrency;
+mod drain;
 mod messages;
 mod restart;

@@ -1,0 +1,146 @@
+//! `bot-bench`: starts the bot (ours, the botbuilder-js reference, or both,
+//! alternating), drives it with message Activities over a mix of
+//! conversations, and reports throughput, latency, peak RSS, CPU and
+//! start-to-ready time, as a table and as JSON.
+//!
+//! The machine is shared and noisy, so compare targets measured in the same
+//! run, as ratios.
+
+mod load;
+mod process;
+mod report;
+mod sink;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::load::{LoadConfig, Mode};
+use crate::process::Target;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Which {
+    Ours,
+    BotbuilderJs,
+    Both,
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "bot-bench",
+    about = "Benchmark bot-api (and the botbuilder-js reference) under load"
+)]
+struct Args {
+    /// Which bots to run; `both` alternates them and prints ratios.
+    #[arg(long, value_enum, default_value = "ours")]
+    target: Which,
+    /// Delivery modes to run.
+    #[arg(long, value_enum, num_args = 1.., default_values = ["expect-replies"])]
+    mode: Vec<Mode>,
+    /// Seconds of load per measurement.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Seconds of warm-up before each measurement.
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// Concurrent connections (closed loop).
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Distinct conversations the requests cycle through.
+    #[arg(long, default_value_t = 1000)]
+    conversations: usize,
+    /// Open loop at this many requests/s instead of as fast as possible
+    /// (latency is then measured from each request's scheduled time).
+    #[arg(long)]
+    rate: Option<u64>,
+    /// How many times each target is measured (alternating).
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+    /// Our binary.
+    #[arg(long, default_value = "target/release/bot-api")]
+    bot_api: PathBuf,
+    /// Knowledge base our bot loads; its questions are what the load asks.
+    #[arg(long, default_value = "kb/qna_chitchat_professional.tsv")]
+    kb: PathBuf,
+    /// Storage backend for our bot: sqlite | memory (others by BOT__STORAGE__* env).
+    #[arg(long, default_value = "sqlite")]
+    storage: String,
+    /// The reference bot's directory (npm project).
+    #[arg(long, default_value = "bench/botbuilder-js")]
+    reference_dir: PathBuf,
+    /// Write the results as JSON here too.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let questions = load::questions_from_kb(&args.kb)?;
+    let targets: Vec<Target> = match args.target {
+        Which::Ours => vec![Target::Ours],
+        Which::BotbuilderJs => vec![Target::BotbuilderJs],
+        Which::Both => vec![Target::Ours, Target::BotbuilderJs],
+    };
+    let mut results = Vec::new();
+    for round in 0..args.rounds {
+        for mode in &args.mode {
+            for target in &targets {
+                let sink = sink::Sink::start().await?;
+                let dir = std::env::temp_dir().join(format!(
+                    "bot-bench-{}-{round}-{}",
+                    std::process::id(),
+                    target.name()
+                ));
+                let proc = process::start(
+                    *target,
+                    &process::StartConfig {
+                        bot_api: args.bot_api.clone(),
+                        kb: args.kb.clone(),
+                        storage: args.storage.clone(),
+                        state_dir: dir.clone(),
+                        reference_dir: args.reference_dir.clone(),
+                    },
+                )
+                .await?;
+                eprintln!(
+                    "round {round}: {} {:?}: ready in {:.0} ms, loading...",
+                    target.name(),
+                    mode,
+                    proc.start_to_ready.as_secs_f64() * 1e3
+                );
+                let cfg = LoadConfig {
+                    base: proc.base.clone(),
+                    mode: *mode,
+                    service_url: sink.url.clone(),
+                    connections: args.connections,
+                    conversations: args.conversations,
+                    rate: args.rate,
+                    warmup: Duration::from_secs(args.warmup),
+                    duration: Duration::from_secs(args.duration),
+                    questions: questions.clone(),
+                    run_id: format!("{}{round}", target.name().chars().next().unwrap_or('x')),
+                };
+                let proc_ready_ms = proc.start_to_ready.as_secs_f64() * 1e3;
+                let cpu_before = proc.cpu_seconds();
+                let outcome = load::run(&cfg).await?;
+                let cpu = proc.cpu_seconds() - cpu_before;
+                let peak_rss = proc.peak_rss_bytes();
+                let sunk = sink.count();
+                drop(proc);
+                let _ = std::fs::remove_dir_all(&dir);
+                let mut row =
+                    report::Row::new(target.name(), *mode, round, &outcome, peak_rss, cpu, sunk);
+                row.start_to_ready_ms = proc_ready_ms;
+                results.push(row);
+            }
+        }
+    }
+    report::print(&results);
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&report::json(&results))?)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
