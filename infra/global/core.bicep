@@ -29,7 +29,6 @@ var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 resource cosmos 'Microsoft.DocumentDB/databaseAccounts@2024-05-15' = {
   // checkov:skip=CKV_AZURE_99: App Service reaches Cosmos over its public endpoint until the stamps get VNet integration; access is Entra-only (local auth off), so a network rule would be the second lock, not the first.
   // checkov:skip=CKV_AZURE_101: same reason as CKV_AZURE_99; public network access is needed by the web apps without VNet integration.
-  // checkov:skip=CKV_AZURE_100: Microsoft-managed keys are accepted for bot state; a customer-managed key would add a Key Vault dependency to every read in both regions.
   name: 'cosmos-${name}-${suffix}'
   location: primaryRegion
   kind: 'GlobalDocumentDB'
@@ -85,7 +84,6 @@ resource container 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/container
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_109: the web apps resolve Key Vault references over the public endpoint until the stamps get VNet integration; access is RBAC-only.
   // checkov:skip=CKV_AZURE_189: same reason as CKV_AZURE_109.
-  // checkov:skip=CKV2_AZURE_32: a private endpoint needs the VNet the stamps do not have yet (see infra/README.md, Not yet).
   name: take('kv-${replace(name, '-', '')}${suffix}', 24)
   location: primaryRegion
   tags: tags
@@ -117,8 +115,6 @@ resource appServiceReadsCertificate 'Microsoft.Authorization/roleAssignments@202
 resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
   // checkov:skip=CKV_AZURE_139: App Service pulls over the public endpoint until the stamps get VNet integration; pulls need Entra (admin user off).
   // checkov:skip=CKV_AZURE_166: image quarantine needs a scanner in the push path, which this project does not run yet.
-  // checkov:skip=CKV_AZURE_164: content trust (signed images) is not set up yet; the pipeline pushes one image by digest-stable tag.
-  // checkov:skip=CKV_AZURE_167: untagged manifests are few (one push per build) and purged by the registry's retention job.
   name: take('cr${replace(name, '-', '')}${suffix}', 50)
   location: primaryRegion
   tags: tags

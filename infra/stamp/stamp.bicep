@@ -152,10 +152,8 @@ resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
 
 resource site 'Microsoft.Web/sites@2023-12-01' = {
   // checkov:skip=CKV_AZURE_17: Bot Framework channels authenticate with a bearer JWT, never a client certificate; requiring one would refuse every channel.
-  // checkov:skip=CKV_AZURE_13: App Service Authentication would reject Bot Service's tokens; the binary validates the Bot Framework JWT itself.
   // checkov:skip=CKV_AZURE_222: channels and Traffic Manager reach the app over the internet; the bot's own JWT check is the gate.
   // checkov:skip=CKV_AZURE_212: the instance count is set on the plan (instanceCount, 3 and zone-redundant in prod), not per site.
-  // checkov:skip=CKV_AZURE_88: the container keeps no files; state is in Cosmos DB and Blob.
   name: 'app-${stampName}'
   location: region
   tags: tags
