@@ -156,4 +156,5 @@ output primaryHostName string = stamps[0].outputs.defaultHostName
 output secondaryHostName string = stamps[1].outputs.defaultHostName
 output routerHostName string = routerHost
 output messagingEndpoint string = bot.outputs.endpoint
+output customDomain string = customDomain
 output customDomainVerificationId string = stamps[0].outputs.customDomainVerificationId
