@@ -23,8 +23,9 @@ resource insights 'Microsoft.Insights/components@2020-02-02' = {
   properties: {
     Application_Type: 'web'
     WorkspaceResourceId: workspace.id
-    // Ingestion needs Entra auth: the connection string alone cannot write.
-    DisableLocalAuth: true
+    // Local auth stays on: the Rust exporter sends with the connection string
+    // (not a secret, it only allows writing telemetry) and cannot use Entra yet.
+    DisableLocalAuth: false
     IngestionMode: 'LogAnalytics'
   }
 }

@@ -80,7 +80,6 @@ var platformSettings = [
   // Which identity the Azure SDK credential uses for Cosmos DB and Blob.
   { name: 'AZURE_CLIENT_ID', value: identity.properties.clientId }
   { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.connectionString }
-  { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD;ClientId=${identity.properties.clientId}' }
 ]
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
@@ -103,6 +102,7 @@ module storage 'storage.bicep' = {
   params: {
     name: stampName
     location: region
+    principalId: identity.properties.principalId
     tags: tags
   }
 }
@@ -115,23 +115,6 @@ module access '../global/stamp-access.bicep' = {
     cosmosAccountName: cosmosAccountName
     keyVaultName: keyVaultName
     registryName: registryName
-  }
-}
-
-// Storage Blob Data Contributor on this region's account only.
-var blobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
-
-resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
-  name: storage.outputs.name
-}
-
-resource blobData 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.outputs.id, identity.id, blobDataContributor)
-  scope: storageAccount
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', blobDataContributor)
-    principalId: identity.properties.principalId
-    principalType: 'ServicePrincipal'
   }
 }
 
@@ -191,9 +174,11 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
       appSettings: concat(botSettings, secretSettings, platformSettings)
     }
   }
+  // The grants first: the app's first start reads Key Vault, pulls the image
+  // and opens its stores with them.
   dependsOn: [
     access
-    blobData
+    storage
   ]
 }
 

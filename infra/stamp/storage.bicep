@@ -5,6 +5,9 @@ param name string
 param location string
 param tags object = {}
 
+@description('The stamp identity: Storage Blob Data Contributor on this account only.')
+param principalId string
+
 @description('Containers: bot state (blob backend), transcripts, telemetry export.')
 param containers array = [
   'state'
@@ -65,6 +68,18 @@ resource blobContainers 'Microsoft.Storage/storageAccounts/blobServices/containe
     publicAccess: 'None'
   }
 }]
+
+var blobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+
+resource blobData 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(account.id, principalId, blobDataContributor)
+  scope: account
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', blobDataContributor)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
 
 output id string = account.id
 output name string = account.name
