@@ -6,14 +6,20 @@ Fails when: the report is missing or not checkov's; nothing was scanned; any
 file did not parse; any check failed; a waiver (`checkov:skip=ID: reason`)
 has no reason; or a waiver in a scanned file suppresses nothing (stale).
 
-Usage: checkov_gate.py REPORT.json SCANNED_DIR
+Usage: checkov_gate.py REPORT.json ROOT [SCANNED...]
+  ROOT: where checkov's relative paths start; SCANNED: the files and
+  directories given to checkov (default ROOT), searched for stale waivers.
 """
 import json
+import os
 import pathlib
 import re
 import sys
 
 NO_REASON = {"", "no comment provided"}
+# Files whose waivers are checked for staleness; not below these directories.
+WAIVABLE = re.compile(r"(\.bicep|Dockerfile[^/]*)$")
+PRUNE = {".git", ".tools", "target", "node_modules"}
 SKIP = re.compile(r"checkov:skip=([A-Za-z0-9_]+)")
 
 
@@ -26,7 +32,20 @@ def reports(data):
     return []
 
 
-def main(report_path, scanned_dir):
+def waivable(paths):
+    for path in paths:
+        if path.is_file():
+            if WAIVABLE.search(path.name):
+                yield path
+            continue
+        for d, dirs, files in os.walk(path):
+            dirs[:] = [x for x in dirs if x not in PRUNE]
+            for f in files:
+                if WAIVABLE.search(f):
+                    yield pathlib.Path(d) / f
+
+
+def main(report_path, scanned_dir, scanned=()):
     problems = []
     try:
         data = json.loads(pathlib.Path(report_path).read_text())
@@ -74,12 +93,15 @@ def main(report_path, scanned_dir):
 
     if totals["parsing_errors"] and not any(p.startswith("parse error") for p in problems):
         problems.append(f"parse errors: {totals['parsing_errors']} (files not listed by checkov)")
-    if totals["resource_count"] == 0:
-        problems.append("nothing scanned: 0 resources (wrong directory or framework?)")
+    for run in runs:
+        s = run["summary"]
+        if not (s.get("resource_count") or s.get("passed") or s.get("failed") or s.get("skipped")):
+            problems.append(f"nothing scanned by {run.get('check_type')} (wrong path or framework?)")
 
     # A waiver that suppresses nothing hides nothing today but will hide a
     # real finding tomorrow; keep the list honest.
-    for f in sorted(root.rglob("*.bicep")):
+    paths = [(root / p).resolve() for p in scanned] or [root]
+    for f in sorted(set(waivable(paths))):
         name = f.relative_to(root).as_posix()
         if name in unparsed:
             continue
@@ -101,7 +123,7 @@ def main(report_path, scanned_dir):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) < 3:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(sys.argv[1], sys.argv[2], sys.argv[3:]))
