@@ -36,8 +36,10 @@ resource bot 'Microsoft.BotService/botServices@2022-09-15' = {
     msaAppId: botAppId
     msaAppTenantId: botTenantId
     msaAppMSIResourceId: botAppType == 'UserAssignedMSI' ? botIdentityId : null
-    // Channels only; no Direct Line secrets or keys handed out by default.
-    disableLocalAuth: true
+    // Web Chat and Direct Line clients authenticate with channel secrets
+    // (handed out from the portal, never kept in this repo); Entra-only would
+    // lock them out.
+    disableLocalAuth: false
     publicNetworkAccess: 'Enabled'
   }
 }
