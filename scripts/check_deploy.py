@@ -89,12 +89,21 @@ class Check:
         pending_file = self.root / "deploy" / "pending-config-keys.txt"
         if pending_file.exists():
             for line in pending_file.read_text().splitlines():
-                key = line.split("#", 1)[0].strip()
-                if not key:
+                fields = line.split("#", 1)[0].split()
+                if not fields:
                     continue
+                key, env_only = fields[0], fields[1:] == ["env-only"]
+                section = key.rsplit(".", 1)[0]
                 if env_name(key) in self.keys:
                     self.notes.append(
                         f"{key} is in config now: remove it from deploy/pending-config-keys.txt"
+                    )
+                elif not env_only and any(k.startswith(section + ".") for k in self.keys.values()):
+                    # The section landed without this key: the name guessed
+                    # here is wrong, and the setting would be ignored.
+                    self.problem(
+                        f"deploy/pending-config-keys.txt: config has [{section}] but no "
+                        f"{key.rsplit('.', 1)[1]}; rename the setting to a key it has"
                     )
                 else:
                     self.pending[env_name(key)] = key
@@ -298,6 +307,8 @@ CASES = [
     ("a shell syntax error", "deploy/smoke.sh", "fi\n", "fi fi\n", "deploy/smoke.sh: bash -n"),
     ("a YAML syntax error", ".github/workflows/deploy.yml",
      "permissions:", "permissions: [unclosed", "not valid YAML"),
+    ("a pending key whose section landed under other names", "config/default.toml",
+     "[qna]", '[storage.cosmos]\naccount = "x"\n\n[qna]', "config has [storage.cosmos] but no endpoint"),
     ("a config key removed from default.toml", "config/default.toml",
      'format = "text"', "", "BOT__LOG__FORMAT is not a setting"),
 ]

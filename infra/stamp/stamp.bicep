@@ -58,12 +58,20 @@ var isMsi = botAppType == 'UserAssignedMSI'
 var botSettings = [
   { name: 'BOT_REGION', value: region }
   { name: 'BOT__LOG__FORMAT', value: 'json' }
+  // State in the shared Cosmos DB account, transcripts in this region's Blob
+  // account, both with the stamp identity (no keys, no SAS).
   { name: 'BOT__STORAGE__KIND', value: 'cosmos' }
   { name: 'BOT__STORAGE__COSMOS__ENDPOINT', value: cosmosEndpoint }
   { name: 'BOT__STORAGE__COSMOS__DATABASE', value: cosmosDatabase }
   { name: 'BOT__STORAGE__COSMOS__CONTAINER', value: cosmosContainer }
-  { name: 'BOT__STORAGE__BLOB__ACCOUNT_URL', value: storage.outputs.blobEndpoint }
-  { name: 'BOT__STORAGE__BLOB__CONTAINER', value: 'transcripts' }
+  { name: 'BOT__STORAGE__COSMOS__AUTH', value: 'managed_identity' }
+  { name: 'BOT__STORAGE__COSMOS__MANAGED_IDENTITY_CLIENT_ID', value: identity.properties.clientId }
+  { name: 'BOT__TRANSCRIPTS__KIND', value: 'blob' }
+  { name: 'BOT__TRANSCRIPTS__BLOB__ACCOUNT_URL', value: storage.outputs.blobUrl }
+  { name: 'BOT__TRANSCRIPTS__BLOB__SECONDARY_URL', value: storage.outputs.blobSecondaryUrl }
+  { name: 'BOT__TRANSCRIPTS__BLOB__CONTAINER', value: 'transcripts' }
+  { name: 'BOT__TRANSCRIPTS__BLOB__AUTH', value: 'managed_identity' }
+  { name: 'BOT__TRANSCRIPTS__BLOB__MANAGED_IDENTITY_CLIENT_ID', value: identity.properties.clientId }
   { name: 'MicrosoftAppType', value: botAppType }
   { name: 'MicrosoftAppId', value: isMsi ? botIdentityClientId : botAppId }
   { name: 'MicrosoftAppTenantId', value: botTenantId }
@@ -77,8 +85,6 @@ var platformSettings = [
   // The container listens on 8080; App Service passes it in as PORT.
   { name: 'WEBSITES_PORT', value: '8080' }
   { name: 'WEBSITES_ENABLE_APP_SERVICE_STORAGE', value: 'false' }
-  // Which identity the Azure SDK credential uses for Cosmos DB and Blob.
-  { name: 'AZURE_CLIENT_ID', value: identity.properties.clientId }
   { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.connectionString }
 ]
 

@@ -83,4 +83,7 @@ resource blobData 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 
 output id string = account.id
 output name string = account.name
-output blobEndpoint string = account.properties.primaryEndpoints.blob
+// Service URLs without the trailing slash, as the bot's config expects them;
+// the secondary is RA-GZRS's read-only copy in the paired region.
+output blobUrl string = 'https://${account.name}.blob.${environment().suffixes.storage}'
+output blobSecondaryUrl string = 'https://${account.name}-secondary.blob.${environment().suffixes.storage}'
