@@ -49,6 +49,13 @@ pub fn open_answerer(kind: &QnaKind) -> anyhow::Result<Arc<dyn Answerer>> {
 
 /// Opens the dependencies the settings name and runs the first readiness check.
 pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
+    check_auth_mode(&settings)?;
+    let storage = open_storage(&settings.storage)?;
+    let answerer = open_answerer(&settings.qna)?;
+    build_state_with(settings, storage, answerer).await
+}
+
+fn check_auth_mode(settings: &Settings) -> anyhow::Result<()> {
     if settings.app.app_id.is_some() {
         anyhow::bail!(
             "MicrosoftAppId is set, but this build cannot validate Bot Framework tokens yet; \
@@ -62,8 +69,16 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         );
     }
     tracing::warn!("AUTH IS OFF: local mode with no MicrosoftAppId; do not expose this port");
-    let storage = open_storage(&settings.storage)?;
-    let answerer = open_answerer(&settings.qna)?;
+    Ok(())
+}
+
+/// The application around dependencies that are already open (tests use it
+/// to hand in instrumented ones).
+pub async fn build_state_with(
+    settings: Settings,
+    storage: Arc<dyn Storage>,
+    answerer: Arc<dyn Answerer>,
+) -> anyhow::Result<AppState> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
         .build()

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod config_cmd;
+mod drill;
 
 #[derive(Parser)]
 #[command(
@@ -22,6 +23,9 @@ struct Cli {
 enum Command {
     /// Show the effective configuration (secrets redacted).
     Config(config_cmd::ConfigArgs),
+    /// Run a DR drill through the traffic router and report RTO, lost turns
+    /// and duplicate replies.
+    Drill(drill::DrillArgs),
 }
 
 #[tokio::main]
@@ -29,6 +33,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Config(args) => config_cmd::run(args),
+        Command::Drill(args) => drill::run(args).await,
     };
     match result {
         Ok(code) => code,

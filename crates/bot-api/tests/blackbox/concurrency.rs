@@ -101,3 +101,27 @@ async fn redelivered_activity_is_not_answered_twice() {
         .unwrap();
     assert_eq!(state["turnCount"], 1);
 }
+
+/// A region died mid-turn and the channel delivers the activity again, now
+/// to the other region on shared storage: it is not answered twice.
+#[tokio::test]
+async fn redelivery_to_the_other_region_is_not_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = BotProcess::start(dir.path(), &[]);
+    let b = BotProcess::start(dir.path(), &[]);
+    let act = expect_replies(message("x-region-1", "conv-xr", "u", "Who made you?"));
+    let first: Value = post(&a, &act).await.json().await.unwrap();
+    a.kill();
+    let again: Value = post(&b, &act).await.json().await.unwrap();
+    assert_eq!(first, again);
+    // Without expectReplies the redelivery is acknowledged, and sends nothing.
+    let channel = ChannelServer::start().await;
+    let mut plain = message("x-region-1", "conv-xr", "u", "Who made you?");
+    plain["serviceUrl"] = serde_json::json!(channel.url);
+    assert_eq!(post(&b, &plain).await.status(), 200);
+    assert!(channel.take().is_empty());
+    let state = read_state(dir.path(), "test/conversations/conv-xr/")
+        .await
+        .unwrap();
+    assert_eq!(state["turnCount"], 1);
+}

@@ -1,0 +1,148 @@
+//! Probe behaviour, in process: `/readyz` answers GET and HEAD from the
+//! cached checks, so a burst of probes never reaches storage.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use bot_api::{settings::Settings, startup};
+use bot_storage::{Change, MemoryStorage, Storage, StorageError, StoreItem};
+use tower::ServiceExt;
+
+/// Memory storage that counts every call, and can be switched off.
+#[derive(Default)]
+struct CountingStorage {
+    inner: MemoryStorage,
+    calls: AtomicU64,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl CountingStorage {
+    fn touch(&self) -> Result<(), StorageError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StorageError::Unavailable {
+                backend: "counting",
+                message: "switched off by the test".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Storage for CountingStorage {
+    async fn read(&self, keys: &[String]) -> Result<HashMap<String, StoreItem>, StorageError> {
+        self.touch()?;
+        self.inner.read(keys).await
+    }
+    async fn write(&self, changes: Vec<Change>) -> Result<Vec<String>, StorageError> {
+        self.touch()?;
+        self.inner.write(changes).await
+    }
+    async fn delete(&self, keys: &[String]) -> Result<(), StorageError> {
+        self.touch()?;
+        self.inner.delete(keys).await
+    }
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.touch()
+    }
+    fn kind(&self) -> &'static str {
+        "counting"
+    }
+}
+
+fn settings() -> Settings {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    Settings::load_from(&[
+        ("BOT_CONFIG_DIR".into(), format!("{root}/config")),
+        ("BOT__QNA__KB_PATH".into(), format!("{root}/kb/sample.tsv")),
+        ("BOT__STORAGE__KIND".into(), "memory".into()),
+    ])
+    .unwrap()
+}
+
+async fn app_with(storage: Arc<CountingStorage>) -> (axum::Router, bot_api::AppState) {
+    let s = settings();
+    let answerer = startup::open_answerer(&s.qna).unwrap();
+    let state = startup::build_state_with(s, storage, answerer)
+        .await
+        .unwrap();
+    (startup::app(state.clone()), state)
+}
+
+async fn probe(app: &axum::Router, method: Method) -> (StatusCode, Vec<u8>) {
+    let resp = app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .method(method)
+                .uri("/readyz")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, body.to_vec())
+}
+
+#[tokio::test]
+async fn ten_thousand_probes_do_not_touch_storage() {
+    let storage = Arc::new(CountingStorage::default());
+    let (app, _) = app_with(storage.clone()).await;
+    let before = storage.calls.load(Ordering::SeqCst);
+    for i in 0..10_000 {
+        let method = if i % 2 == 0 {
+            Method::GET
+        } else {
+            Method::HEAD
+        };
+        let (status, body) = probe(&app, method.clone()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body.is_empty(), method == Method::HEAD);
+    }
+    assert_eq!(storage.calls.load(Ordering::SeqCst), before);
+}
+
+#[tokio::test]
+async fn readiness_follows_the_regional_dependency() {
+    let storage = Arc::new(CountingStorage::default());
+    let (app, state) = app_with(storage.clone()).await;
+    assert_eq!(probe(&app, Method::GET).await.0, StatusCode::OK);
+    storage.down.store(true, Ordering::SeqCst);
+    // The cache answers until the background refresh runs...
+    assert_eq!(probe(&app, Method::GET).await.0, StatusCode::OK);
+    state.readiness.refresh().await;
+    let (status, body) = probe(&app, Method::GET).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let report: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let storage_check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "storage")
+        .unwrap();
+    assert_eq!(storage_check["status"], "down");
+    assert!(storage_check["lastError"]
+        .as_str()
+        .unwrap()
+        .contains("switched off"));
+    storage.down.store(false, Ordering::SeqCst);
+    state.readiness.refresh().await;
+    assert_eq!(probe(&app, Method::GET).await.0, StatusCode::OK);
+    // Draining takes the region out of rotation whatever the checks say.
+    state.drain.set(true);
+    assert_eq!(
+        probe(&app, Method::HEAD).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    state.drain.set(false);
+    assert_eq!(probe(&app, Method::HEAD).await.0, StatusCode::OK);
+}

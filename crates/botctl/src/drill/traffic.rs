@@ -1,0 +1,237 @@
+//! Driving the conversations: each sends one message at a time (a user
+//! waits for the answer) at its share of the rate, and redelivers the same
+//! activity until it is acknowledged, as a channel does.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::DrillArgs;
+
+/// How long after the traffic window an unacknowledged message is still retried.
+const GRACE: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// Seconds since the drill started.
+    pub at: f64,
+    pub ok: bool,
+    pub region: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ConversationLog {
+    /// (activity id, turn number in the reply) for every acknowledged message,
+    /// including every acknowledgement of a redelivery.
+    pub acks: Vec<(String, u64)>,
+    /// Messages never acknowledged.
+    pub unacked: Vec<String>,
+    /// The turn number of one more message sent after the drill.
+    pub final_turn: Option<u64>,
+    /// Acknowledged activities sent again on purpose: (id, first turn, turn
+    /// in the answer to the redelivery). They must match.
+    pub redeliveries: Vec<(String, u64, u64)>,
+}
+
+#[derive(Debug, Default)]
+pub struct Log {
+    pub attempts: Vec<Attempt>,
+    pub conversations: Vec<ConversationLog>,
+    /// When the fault command actually ran, in seconds since the start.
+    pub fault_ran_at: Option<f64>,
+    pub fault_status: Option<String>,
+}
+
+struct Ctx {
+    client: reqwest::Client,
+    url: String,
+    run: String,
+    start: Instant,
+    attempts: Mutex<Vec<Attempt>>,
+}
+
+enum Answer {
+    Turn(u64),
+    Failed,
+}
+
+impl Ctx {
+    async fn post(&self, conv: usize, activity_id: &str) -> Answer {
+        let body = json!({
+            "type": "message", "id": activity_id, "channelId": "drill",
+            "serviceUrl": "http://127.0.0.1:9/", "deliveryMode": "expectReplies",
+            "conversation": {"id": format!("drill-{}-{conv}", self.run)},
+            "from": {"id": format!("drill-user-{conv}")}, "recipient": {"id": "bot"},
+            "text": "Hello",
+        });
+        let result = async {
+            let resp = self.client.post(&self.url).json(&body).send().await?;
+            let status = resp.status();
+            let region = resp
+                .headers()
+                .get("x-bot-region")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            anyhow::Ok((status, region, body))
+        }
+        .await;
+        let at = self.start.elapsed().as_secs_f64();
+        let (attempt, answer) = match result {
+            Ok((status, region, body)) if status.is_success() => match turn_of(&body) {
+                Some(turn) => (
+                    Attempt {
+                        at,
+                        ok: true,
+                        region,
+                        error: None,
+                    },
+                    Answer::Turn(turn),
+                ),
+                None => (
+                    Attempt {
+                        at,
+                        ok: false,
+                        region,
+                        error: Some("200 without a turn".into()),
+                    },
+                    Answer::Failed,
+                ),
+            },
+            Ok((status, region, _)) => (
+                Attempt {
+                    at,
+                    ok: false,
+                    region,
+                    error: Some(format!("HTTP {}", status.as_u16())),
+                },
+                Answer::Failed,
+            ),
+            Err(e) => (
+                Attempt {
+                    at,
+                    ok: false,
+                    region: None,
+                    error: Some(short(&e.to_string())),
+                },
+                Answer::Failed,
+            ),
+        };
+        self.attempts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(attempt);
+        answer
+    }
+
+    /// Redelivers until acknowledged or `until`.
+    async fn deliver(&self, conv: usize, activity_id: &str, until: Instant) -> Option<u64> {
+        loop {
+            if let Answer::Turn(t) = self.post(conv, activity_id).await {
+                return Some(t);
+            }
+            if Instant::now() >= until {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100 + fastrand::u64(0..100))).await;
+        }
+    }
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(160).collect()
+}
+
+fn turn_of(body: &Value) -> Option<u64> {
+    body["activities"].as_array()?.iter().find_map(|a| {
+        a["entities"]
+            .as_array()?
+            .iter()
+            .find(|e| e["type"] == "botTurn")?["turn"]
+            .as_u64()
+    })
+}
+
+pub async fn drive(client: &reqwest::Client, args: &DrillArgs) -> anyhow::Result<Log> {
+    let ctx = Arc::new(Ctx {
+        client: client.clone(),
+        url: format!("{}/api/messages", args.front.trim_end_matches('/')),
+        run: format!("{:08x}", fastrand::u32(..)),
+        start: Instant::now(),
+        attempts: Mutex::new(Vec::new()),
+    });
+    let end = ctx.start + Duration::from_secs(args.duration);
+    let interval = Duration::from_secs_f64(args.conversations as f64 / args.rate);
+
+    let fault = {
+        let (cmd, at, start) = (args.fault_cmd.clone(), args.fault_at, ctx.start);
+        tokio::spawn(async move {
+            tokio::time::sleep_until((start + Duration::from_secs(at)).into()).await;
+            let ran_at = start.elapsed().as_secs_f64();
+            let status = match cmd {
+                Some(cmd) => match tokio::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(&cmd)
+                    .status()
+                    .await
+                {
+                    Ok(s) => format!("{s}"),
+                    Err(e) => format!("could not run: {e}"),
+                },
+                None => "no fault command".to_string(),
+            };
+            (ran_at, status)
+        })
+    };
+
+    let tasks: Vec<_> = (0..args.conversations)
+        .map(|conv| {
+            let ctx = ctx.clone();
+            let offset = interval.mul_f64(conv as f64 / args.conversations as f64);
+            let redeliver = args.redeliver;
+            tokio::spawn(async move {
+                let mut log = ConversationLog::default();
+                let mut due = ctx.start + offset;
+                let mut i = 0u64;
+                while due < end {
+                    tokio::time::sleep_until(due.into()).await;
+                    i += 1;
+                    let id = format!("{conv}-{i}");
+                    match ctx.deliver(conv, &id, end + GRACE).await {
+                        Some(turn) => {
+                            // A channel may deliver an activity again: some are, on purpose.
+                            if fastrand::f64() < redeliver {
+                                if let Some(again) = ctx.deliver(conv, &id, end + GRACE).await {
+                                    log.redeliveries.push((id.clone(), turn, again));
+                                }
+                            }
+                            log.acks.push((id, turn));
+                        }
+                        None => log.unacked.push(id),
+                    }
+                    // Slots missed while redelivering are skipped, not burst.
+                    due = (due + interval).max(Instant::now());
+                }
+                // One more message: its turn number tells what the state holds.
+                log.final_turn = ctx
+                    .deliver(conv, &format!("{conv}-final"), Instant::now() + GRACE)
+                    .await;
+                log
+            })
+        })
+        .collect();
+    let mut conversations = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        conversations.push(t.await?);
+    }
+    let (ran_at, status) = fault.await?;
+    let attempts = std::mem::take(&mut *ctx.attempts.lock().unwrap_or_else(|p| p.into_inner()));
+    Ok(Log {
+        attempts,
+        conversations,
+        fault_ran_at: args.fault_cmd.as_ref().map(|_| ran_at),
+        fault_status: Some(status),
+    })
+}
