@@ -25,7 +25,7 @@ enum Command {
     Config(config_cmd::ConfigArgs),
     /// Run a DR drill through the traffic router and report RTO, lost turns
     /// and duplicate replies.
-    Drill(drill::DrillArgs),
+    Drill(Box<drill::DrillArgs>),
 }
 
 #[tokio::main]
@@ -33,7 +33,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Config(args) => config_cmd::run(args),
-        Command::Drill(args) => drill::run(args).await,
+        Command::Drill(args) => drill::run(*args).await,
     };
     match result {
         Ok(code) => code,
