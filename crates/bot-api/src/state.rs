@@ -109,14 +109,6 @@ impl ConversationState {
         }
     }
 
-    fn processed_list(&self) -> Vec<Processed> {
-        self.0
-            .doc
-            .get("processedActivities")
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default()
-    }
-
     /// The record of an activity this conversation already processed.
     pub fn processed(&self, activity_id: &str) -> Option<Processed> {
         let list = self.0.doc.get("processedActivities")?.as_array()?;
@@ -125,23 +117,37 @@ impl ConversationState {
             .and_then(|p| serde_json::from_value(p.clone()).ok())
     }
 
+    /// Remembers a processed activity. Works on the stored JSON directly:
+    /// this runs on every turn, and older records are never parsed.
     pub fn record_processed(&mut self, activity_id: &str, replies: Option<Vec<Activity>>) {
-        let mut list = self.processed_list();
-        list.push(Processed {
-            id: activity_id.to_string(),
-            replies,
-        });
-        if list.len() > PROCESSED_WINDOW {
-            list.drain(..list.len() - PROCESSED_WINDOW);
+        let mut record = Map::with_capacity(2);
+        record.insert("id".into(), Value::String(activity_id.to_string()));
+        if let Some(r) = replies {
+            record.insert(
+                "replies".into(),
+                serde_json::to_value(r).unwrap_or(Value::Array(Vec::new())),
+            );
         }
-        let keep_from = list.len().saturating_sub(REPLIES_WINDOW);
-        for p in &mut list[..keep_from] {
-            p.replies = None;
+        let entry = self
+            .0
+            .doc
+            .entry("processedActivities")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if !entry.is_array() {
+            *entry = Value::Array(Vec::new());
         }
-        self.0.doc.insert(
-            "processedActivities".into(),
-            serde_json::to_value(list).unwrap_or(Value::Array(Vec::new())),
-        );
+        if let Value::Array(list) = entry {
+            list.push(Value::Object(record));
+            if list.len() > PROCESSED_WINDOW {
+                list.drain(..list.len() - PROCESSED_WINDOW);
+            }
+            let keep_from = list.len().saturating_sub(REPLIES_WINDOW);
+            for p in &mut list[..keep_from] {
+                if let Value::Object(m) = p {
+                    m.remove("replies");
+                }
+            }
+        }
     }
 }
 
@@ -172,14 +178,15 @@ mod tests {
         }
         assert!(c.processed("a99").is_some());
         assert!(c.processed("a0").is_none());
-        assert_eq!(c.processed_list().len(), PROCESSED_WINDOW);
+        let list =
+            |c: &ConversationState| c.0.doc["processedActivities"].as_array().unwrap().clone();
+        assert_eq!(list(&c).len(), PROCESSED_WINDOW);
         for i in 0..100 {
             c.record_processed(&format!("r{i}"), Some(Vec::new()));
         }
-        let with_replies = c
-            .processed_list()
+        let with_replies = list(&c)
             .iter()
-            .filter(|p| p.replies.is_some())
+            .filter(|p| p.get("replies").is_some())
             .count();
         assert_eq!(with_replies, REPLIES_WINDOW);
         assert!(c.processed("r99").unwrap().replies.is_some());

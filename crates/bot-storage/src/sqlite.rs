@@ -8,8 +8,9 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -32,7 +33,10 @@ enum Job {
 
 pub struct SqliteStorage {
     writer: Mutex<mpsc::Sender<Job>>,
-    readers: Arc<Mutex<Vec<Connection>>>,
+    /// Read connections, used inline on the caller's thread: a keyed read of
+    /// a small row takes microseconds, less than a hop to the blocking pool.
+    readers: Vec<Mutex<Option<Connection>>>,
+    next_reader: AtomicUsize,
     path: PathBuf,
 }
 
@@ -95,9 +99,11 @@ impl SqliteStorage {
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(conn, rx))
             .map_err(backend_err)?;
+        let slots = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
         Ok(Self {
             writer: Mutex::new(tx),
-            readers: Arc::new(Mutex::new(Vec::new())),
+            readers: (0..slots).map(|_| Mutex::new(None)).collect(),
+            next_reader: AtomicUsize::new(0),
             path,
         })
     }
@@ -114,26 +120,20 @@ impl SqliteStorage {
             .map_err(|_| writer_gone())
     }
 
-    /// Runs `f` on a pooled read connection on the blocking pool.
-    async fn with_reader<T, F>(&self, f: F) -> Result<T, StorageError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
-    {
-        let pool = self.readers.clone();
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || {
-            let pooled = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            let conn = match pooled {
-                Some(c) => c,
-                None => open(&path, true)?,
-            };
-            let out = f(&conn);
-            pool.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
-            out
-        })
-        .await
-        .map_err(backend_err)?
+    /// Runs `f` on one of the read connections, opening it on first use.
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        let mut slot = self.readers[i].lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(open(&self.path, true)?);
+        }
+        match slot.as_ref() {
+            Some(conn) => f(conn),
+            None => Err(writer_gone()),
+        }
     }
 }
 
@@ -255,15 +255,14 @@ fn apply_deletes(conn: &Connection, keys: &[String]) -> Result<(), StorageError>
 #[async_trait]
 impl Storage for SqliteStorage {
     async fn read(&self, keys: &[String]) -> Result<HashMap<String, StoreItem>, StorageError> {
-        let keys = keys.to_vec();
-        self.with_reader(move |conn| {
+        self.with_reader(|conn| {
             let mut stmt = conn
                 .prepare_cached("SELECT etag, document FROM state WHERE key = ?1")
                 .map_err(backend_err)?;
             let mut out = HashMap::with_capacity(keys.len());
             for key in keys {
                 let row: Option<(String, String)> = stmt
-                    .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()
                     .map_err(backend_err)?;
                 if let Some((etag, doc)) = row {
@@ -272,12 +271,11 @@ impl Storage for SqliteStorage {
                             key: key.clone(),
                             message: e.to_string(),
                         })?;
-                    out.insert(key, StoreItem { document, etag });
+                    out.insert(key.clone(), StoreItem { document, etag });
                 }
             }
             Ok(out)
         })
-        .await
     }
 
     async fn write(&self, changes: Vec<Change>) -> Result<Vec<String>, StorageError> {
@@ -303,7 +301,6 @@ impl Storage for SqliteStorage {
                     message: e.to_string(),
                 })
         })
-        .await
     }
 
     fn kind(&self) -> &'static str {
