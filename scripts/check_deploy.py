@@ -32,7 +32,7 @@ FIXED = {
     "BOT_REGION", "BOT_CONFIG_DIR", "PORT",
     "MicrosoftAppId", "MicrosoftAppPassword", "MicrosoftAppType", "MicrosoftAppTenantId",
 }
-SKIP_DIRS = {".git", ".tools", "target", "node_modules", "data"}
+SKIP_DIRS = {".git", ".tools", "target", "node_modules", "data", ".run"}
 # A name that targets the binary: BOT_... or MicrosoftApp... (any case of "app").
 NAME_RE = re.compile(r"\b(BOT_[A-Za-z0-9_]*[A-Za-z0-9]|Microsoft[Aa][Pp][Pp][A-Za-z]*)\b")
 # A region given as a literal: BOT_REGION=x, BOT_REGION: x, a Bicep setting, the
