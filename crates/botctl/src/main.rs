@@ -6,9 +6,16 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod config_cmd;
+mod index;
+mod kb_sync;
+mod unattended;
 
 #[derive(Parser)]
-#[command(name = "botctl", version, about = "Operate the dual-region bot backend")]
+#[command(
+    name = "botctl",
+    version,
+    about = "Operate the dual-region bot backend"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -18,6 +25,10 @@ struct Cli {
 enum Command {
     /// Show the effective configuration (secrets redacted).
     Config(config_cmd::ConfigArgs),
+    /// Back up, restore, sync and diff an Azure AI Search index across regions.
+    Index(index::IndexArgs),
+    /// Knowledge-base operations: sync to the secondary region.
+    Kb(kb_sync::KbArgs),
 }
 
 #[tokio::main]
@@ -25,6 +36,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Config(args) => config_cmd::run(args),
+        Command::Index(args) => index::run(args).await,
+        Command::Kb(args) => kb_sync::run(args).await,
     };
     match result {
         Ok(code) => code,
