@@ -33,6 +33,16 @@ fn peak_rss_kib(pid: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// User + system CPU seconds of a process (Linux, 100 ticks a second).
+fn cpu_secs(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n: usize = args
@@ -117,6 +127,7 @@ async fn bench(n: usize) {
     assert!(d.is_equal(), "the copy differs from its source: {d:?}");
     assert_eq!(r.upload.upserted, n as u64);
     let server_rss = peak_rss_kib(&child.id().to_string());
+    let server_cpu = cpu_secs(&child.id().to_string());
     drop(child.stdin.take());
     let _ = child.wait();
 
@@ -130,6 +141,8 @@ async fn bench(n: usize) {
         "client_peak_rss_kib": rss_after_copy,
         "client_peak_rss_kib_after_diff": peak_rss_kib("self"),
         "stand_in_server_peak_rss_kib": server_rss,
+        "client_cpu_secs": cpu_secs("self"),
+        "stand_in_server_cpu_secs": server_cpu,
         "batches": r.upload.batches,
     });
     println!("{}", serde_json::to_string_pretty(&out).expect("json"));

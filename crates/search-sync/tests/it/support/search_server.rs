@@ -424,20 +424,49 @@ async fn search(
         let all: Vec<&Doc> = range.map(|(_, d)| d).collect();
         all.into_iter().rev().skip(skip).take(top).collect()
     };
-    let value: Vec<Value> = docs
-        .into_iter()
-        .map(|d| {
-            let mut out: Doc = d
-                .iter()
-                .filter(|(k, _)| !idx.hidden.contains(*k))
-                .filter(|(k, _)| select.as_ref().is_none_or(|s| s.contains(k)))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            out.insert("@search.score".into(), json!(1.0));
-            Value::Object(out)
-        })
-        .collect();
-    Json(json!({"value": value})).into_response()
+    let page = Page {
+        value: docs
+            .into_iter()
+            .map(|doc| View {
+                doc,
+                hidden: &idx.hidden,
+                select: select.as_ref(),
+            })
+            .collect(),
+    };
+    // Serialised straight from the store: cloning 250,000 documents per
+    // copy would make the stand-in, not the client, the slow part.
+    match serde_json::to_vec(&page) {
+        Ok(body) => ([("content-type", "application/json")], body).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Page<'a> {
+    value: Vec<View<'a>>,
+}
+
+/// A stored document as a search returns it: hidden fields never, only the
+/// selected ones, plus its score.
+struct View<'a> {
+    doc: &'a Doc,
+    hidden: &'a HashSet<String>,
+    select: Option<&'a Vec<String>>,
+}
+
+impl serde::Serialize for View<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        for (k, v) in self.doc {
+            if !self.hidden.contains(k) && self.select.is_none_or(|sel| sel.contains(k)) {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.serialize_entry("@search.score", &1.0)?;
+        m.end()
+    }
 }
 
 async fn index_docs(
@@ -456,12 +485,18 @@ async fn index_docs(
             "the request is larger than 16 MB",
         );
     }
-    let parsed: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
-    };
-    let Some(actions) = parsed.get("value").and_then(Value::as_array) else {
-        return error(StatusCode::BAD_REQUEST, "the body needs a value array");
+    #[derive(serde::Deserialize)]
+    struct Batch {
+        value: Vec<Doc>,
+    }
+    let actions = match serde_json::from_slice::<Batch>(&body) {
+        Ok(b) => b.value,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("the body needs a value array of objects: {e}"),
+            )
+        }
     };
     if actions.len() > MAX_BATCH {
         return error(
@@ -484,10 +519,7 @@ async fn index_docs(
     let mut results = Vec::new();
     let mut keys = Vec::new();
     let mut all_ok = true;
-    for a in actions {
-        let Some(obj) = a.as_object() else {
-            return error(StatusCode::BAD_REQUEST, "an action is not an object");
-        };
+    for mut obj in actions {
         let Some(key) = obj
             .get(&idx.key)
             .and_then(Value::as_str)
@@ -496,10 +528,10 @@ async fn index_docs(
             return error(StatusCode::BAD_REQUEST, "an action without its key");
         };
         keys.push(key.clone());
-        let action = obj
-            .get("@search.action")
-            .and_then(Value::as_str)
-            .unwrap_or("upload");
+        let action = match obj.remove("@search.action") {
+            Some(Value::String(a)) => a,
+            _ => "upload".to_string(),
+        };
         let fail = if bad_keys.contains(&key) {
             Some((400, "The document is malformed (injected)"))
         } else if let Some(n) = flaky_keys.get_mut(&key).filter(|n| **n > 0) {
@@ -515,12 +547,9 @@ async fn index_docs(
             );
             continue;
         }
-        let mut doc: Doc = obj
-            .iter()
-            .filter(|(k, _)| !k.starts_with('@'))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let code = match action {
+        obj.retain(|k, _| !k.starts_with('@'));
+        let mut doc = obj;
+        let code = match action.as_str() {
             "upload" => {
                 idx.docs.insert(key.clone(), doc);
                 201
