@@ -442,6 +442,12 @@ fn load_kb(path: &Path) -> Result<qna::KnowledgeBase> {
 /// Copy the embedded KB file `from` over `to` (atomically) and verify.
 pub async fn sync_embedded(from: &Path, to: &Path, sample: usize) -> Result<KbSyncReport> {
     let started = Instant::now();
+    if !from.is_file() {
+        return Err(SyncError::Invalid(format!(
+            "{} does not exist or is not a file",
+            from.display()
+        )));
+    }
     // Parse first: a broken source must not replace a working target.
     let kb = load_kb(from)?;
     let dir = to

@@ -153,14 +153,14 @@ pub async fn sync_index(
             }
         };
         note(&mut diff, &e);
+        if !matches!(e, Entry::OnlyTarget(_)) {
+            progress.inc(1);
+        }
         let action = match e {
             Entry::Same(_) => None,
             Entry::Changed((_, d)) | Entry::OnlySource((_, d)) => Some(Action::Upsert(d)),
             Entry::OnlyTarget(k) => opts.delete_extra.then_some(Action::Delete(k)),
         };
-        if !matches!(action, Some(Action::Delete(_))) {
-            progress.inc(1);
-        }
         if let (Some(tx), Some(a)) = (&tx, action) {
             if tx.send(a).await.is_err() {
                 break; // the uploader stopped; its error is collected below
