@@ -75,6 +75,11 @@ pub struct KbSyncArgs {
 
 pub async fn run(args: KbArgs) -> anyhow::Result<ExitCode> {
     let KbCommand::Sync(a) = args.command;
+    sync(a).await
+}
+
+/// `kb sync`, for whichever `Kb` enum ends up holding `Sync(KbSyncArgs)`.
+pub async fn sync(a: KbSyncArgs) -> anyhow::Result<ExitCode> {
     let run_args = a.run.clone();
     Ok(unattended::run(&run_args, || once(&a)).await)
 }
