@@ -7,6 +7,9 @@ use clap::{Parser, Subcommand};
 
 mod config_cmd;
 mod drill;
+mod index;
+mod kb_sync;
+mod unattended;
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +29,10 @@ enum Command {
     /// Run a DR drill through the traffic router and report RTO, lost turns
     /// and duplicate replies.
     Drill(Box<drill::DrillArgs>),
+    /// Back up, restore, sync and diff an Azure AI Search index across regions.
+    Index(index::IndexArgs),
+    /// Knowledge-base operations: sync to the secondary region.
+    Kb(kb_sync::KbArgs),
 }
 
 #[tokio::main]
@@ -34,6 +41,8 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Config(args) => config_cmd::run(args),
         Command::Drill(args) => drill::run(*args).await,
+        Command::Index(args) => index::run(args).await,
+        Command::Kb(args) => kb_sync::run(args).await,
     };
     match result {
         Ok(code) => code,
