@@ -5,6 +5,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use bot_auth::ChannelValidator;
 use bot_storage::Storage;
 use qna::Answerer;
 use serde::Serialize;
@@ -44,6 +45,7 @@ pub struct Readiness {
     region: String,
     storage: Arc<dyn Storage>,
     answerer: Arc<dyn Answerer>,
+    auth: Option<Arc<ChannelValidator>>,
     results: RwLock<Vec<CheckStatus>>,
 }
 
@@ -53,8 +55,16 @@ impl Readiness {
             region,
             storage,
             answerer,
+            auth: None,
             results: RwLock::new(Vec::new()),
         }
+    }
+
+    /// Adds the channel-auth check: are the token signing keys loaded? The
+    /// validator fetches only when its keys are due, so this adds no traffic.
+    pub fn with_channel_auth(mut self, auth: Arc<ChannelValidator>) -> Self {
+        self.auth = Some(auth);
+        self
     }
 
     /// Runs every check once and caches the results.
@@ -65,6 +75,12 @@ impl Readiness {
         let started = Instant::now();
         let kb = self.answerer.ready().await.map_err(|e| e.to_string());
         let kb_ms = started.elapsed();
+        let started = Instant::now();
+        let auth = match &self.auth {
+            Some(a) => Some(a.ready().await.map_err(|e| e.to_string())),
+            None => None,
+        };
+        let auth_ms = started.elapsed();
         let now = Instant::now();
         let status = |name, r: Result<(), String>, d: Duration| CheckStatus {
             name,
@@ -73,10 +89,13 @@ impl Readiness {
             last_error: r.err(),
             checked_at: Some(now),
         };
-        let results = vec![
+        let mut results = vec![
             status("storage", storage, storage_ms),
             status("knowledgeBase", kb, kb_ms),
         ];
+        if let Some(auth) = auth {
+            results.push(status("channelAuthKeys", auth, auth_ms));
+        }
         for r in results.iter().filter(|r| !r.healthy) {
             tracing::warn!(
                 check = r.name,

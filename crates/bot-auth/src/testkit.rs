@@ -23,7 +23,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+pub use jsonwebtoken::Algorithm;
+use jsonwebtoken::{EncodingKey, Header};
 use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey};
 use serde_json::{json, Value};
 
