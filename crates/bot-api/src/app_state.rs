@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use bot_auth::{ChannelValidator, ServiceUrlPolicy};
 use bot_schema::ConnectorClient;
 use bot_storage::Storage;
 
@@ -20,4 +21,8 @@ pub struct AppState {
     pub readiness: Arc<Readiness>,
     pub drain: Arc<Drain>,
     pub conversation_locks: Arc<ConversationLocks>,
+    /// Inbound token validation; `None` only in local mode with no app id.
+    pub auth: Option<Arc<ChannelValidator>>,
+    /// Hosts replies may be sent to.
+    pub service_urls: Arc<ServiceUrlPolicy>,
 }

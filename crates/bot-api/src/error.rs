@@ -1,9 +1,10 @@
 //! The service's one error type and its mapping to HTTP statuses. Every
 //! error a request can meet is turned into a status here and nowhere else.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use bot_auth::AuthError;
 use bot_schema::SchemaError;
 use bot_storage::StorageError;
 use qna::QnaError;
@@ -27,6 +28,10 @@ pub enum ApiError {
     Connector(#[from] SchemaError),
     #[error("the service is shutting down")]
     ShuttingDown,
+    #[error("{0}")]
+    Auth(#[from] AuthError),
+    #[error("admin routes need a valid X-Admin-Key header")]
+    AdminUnauthorized,
 }
 
 impl ApiError {
@@ -51,6 +56,18 @@ impl ApiError {
             ) => StatusCode::BAD_REQUEST,
             ApiError::Connector(_) => StatusCode::BAD_GATEWAY,
             ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Auth(
+                AuthError::MissingHeader
+                | AuthError::MalformedHeader(_)
+                | AuthError::InvalidToken(_),
+            ) => StatusCode::UNAUTHORIZED,
+            ApiError::Auth(AuthError::Forbidden(_) | AuthError::ServiceUrlNotAllowed { .. }) => {
+                StatusCode::FORBIDDEN
+            }
+            ApiError::Auth(AuthError::KeysUnavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Auth(AuthError::TokenEndpoint { .. }) => StatusCode::BAD_GATEWAY,
+            ApiError::Auth(AuthError::Config(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::AdminUnauthorized => StatusCode::UNAUTHORIZED,
         }
     }
 
@@ -64,6 +81,13 @@ impl ApiError {
             ApiError::Qna(_) => "QnaError",
             ApiError::Connector(_) => "ConnectorError",
             ApiError::ShuttingDown => "ShuttingDown",
+            ApiError::Auth(AuthError::ServiceUrlNotAllowed { .. }) => "ServiceUrlNotAllowed",
+            ApiError::Auth(AuthError::KeysUnavailable { .. }) => "AuthUnavailable",
+            ApiError::Auth(_) | ApiError::AdminUnauthorized => match self.status() {
+                StatusCode::FORBIDDEN => "Forbidden",
+                StatusCode::UNAUTHORIZED => "Unauthorized",
+                _ => "AuthError",
+            },
         }
     }
 }
@@ -73,13 +97,21 @@ impl IntoResponse for ApiError {
         let status = self.status();
         if status.is_server_error() {
             tracing::error!(error = %self, status = status.as_u16(), "request failed");
+        } else if matches!(self, ApiError::Auth(_) | ApiError::AdminUnauthorized) {
+            // Refused callers are what an operator investigates: always logged.
+            tracing::warn!(error = %self, status = status.as_u16(), "request refused");
         } else {
             tracing::debug!(error = %self, status = status.as_u16(), "request rejected");
         }
-        (
+        let mut resp = (
             status,
             Json(json!({"error": {"code": self.code(), "message": self.to_string()}})),
         )
-            .into_response()
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED && matches!(self, ApiError::Auth(_)) {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
     }
 }

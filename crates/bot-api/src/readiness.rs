@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use bot_auth::ChannelValidator;
 use bot_storage::Storage;
 use qna::Answerer;
 use serde::Serialize;
@@ -43,6 +44,24 @@ pub struct KnowledgeBaseCheck(pub Arc<dyn Answerer>);
 impl HealthCheck for KnowledgeBaseCheck {
     fn name(&self) -> &'static str {
         "knowledgeBase"
+    }
+    async fn check(&self) -> Result<(), String> {
+        self.0.ready().await.map_err(|e| e.to_string())
+    }
+}
+
+/// Are the Bot Framework token signing keys loaded? The validator fetches
+/// only when its keys are due, so this adds no traffic. Not regional: the
+/// metadata is global, and taking one region out would not help the other.
+pub struct ChannelAuthCheck(pub Arc<ChannelValidator>);
+
+#[async_trait]
+impl HealthCheck for ChannelAuthCheck {
+    fn name(&self) -> &'static str {
+        "channelAuthKeys"
+    }
+    fn regional(&self) -> bool {
+        false
     }
     async fn check(&self) -> Result<(), String> {
         self.0.ready().await.map_err(|e| e.to_string())

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use config::{Config, Environment, File, FileFormat};
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 const DEFAULTS: &str = include_str!("../../../config/default.toml");
 const DEFAULTS_ORIGIN: &str = "built-in config/default.toml";
@@ -28,14 +28,14 @@ pub enum SettingsError {
     Load(String),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ServerSettings {
     pub listen: String,
     pub max_body_bytes: usize,
     pub drain_timeout_ms: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct BotSettings {
     pub mode: String,
     pub welcome: String,
@@ -60,28 +60,77 @@ pub struct QnaSettings {
     pub kb_path: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct HealthSettings {
     pub interval_ms: u64,
     pub check_timeout_ms: u64,
     /// When set, `/readyz` answers only requests carrying it in `x-probe-key`.
-    #[serde(default)]
+    #[serde(default, serialize_with = "redact")]
     pub probe_key: Option<SecretString>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct LogSettings {
     pub format: String,
     pub level: String,
 }
 
+/// Channel security: where token signing keys and app tokens come from,
+/// where replies may go, and the admin key.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct AuthSettings {
+    pub channel_openid_metadata_url: String,
+    pub emulator_openid_metadata_url: String,
+    pub channel_issuer: String,
+    /// Client-credentials tokens come from `{login_authority}/{tenant}/oauth2/v2.0/token`.
+    pub login_authority: String,
+    /// Overrides the token endpoint derived from `login_authority`.
+    #[serde(default)]
+    pub token_endpoint: Option<String>,
+    pub token_scope: String,
+    pub allowed_service_hosts: Vec<String>,
+    /// Skill callers (app ids) accepted besides the bot itself.
+    #[serde(default)]
+    pub allowed_callers: Vec<String>,
+    pub key_refresh_min_secs: u64,
+    pub key_max_age_secs: u64,
+    /// Key for the /admin routes (`X-Admin-Key`); no key, no admin routes.
+    #[serde(default, serialize_with = "redact")]
+    pub admin_key: Option<SecretString>,
+}
+
 /// The Bot Framework app registration, from the environment.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AppCredentials {
+    #[serde(rename = "MicrosoftAppId")]
     pub app_id: Option<String>,
+    #[serde(rename = "MicrosoftAppPassword", serialize_with = "redact")]
     pub app_password: Option<SecretString>,
+    #[serde(rename = "MicrosoftAppType")]
     pub app_type: Option<String>,
+    #[serde(rename = "MicrosoftAppTenantId")]
     pub tenant_id: Option<String>,
+    /// App Service's managed identity endpoint (`IDENTITY_ENDPOINT`).
+    #[serde(rename = "IDENTITY_ENDPOINT")]
+    pub identity_endpoint: Option<String>,
+    #[serde(rename = "IDENTITY_HEADER", serialize_with = "redact")]
+    pub identity_header: Option<SecretString>,
+}
+
+impl AppCredentials {
+    /// MicrosoftAppType, MultiTenant when unset (as botbuilder defaults).
+    pub fn app_type(&self) -> &str {
+        self.app_type.as_deref().unwrap_or("MultiTenant")
+    }
+}
+
+/// Secrets appear in a dump only as whether they are set.
+fn redact<S: Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_str("[REDACTED]"),
+        None => s.serialize_none(),
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -92,15 +141,18 @@ struct Raw {
     qna: QnaSettings,
     health: HealthSettings,
     log: LogSettings,
+    auth: AuthSettings,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
 pub enum StorageKind {
     Memory,
     Sqlite { path: PathBuf },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
 pub enum QnaKind {
     Embedded { kb_path: PathBuf },
 }
@@ -115,12 +167,29 @@ pub struct Settings {
     pub qna: QnaKind,
     pub health: HealthSettings,
     pub log: LogSettings,
+    pub auth: AuthSettings,
     pub app: AppCredentials,
 }
 
 impl Settings {
     pub fn is_local_mode(&self) -> bool {
         self.bot.mode == "local"
+    }
+
+    /// The effective settings as JSON, secrets shown only as "[REDACTED]".
+    pub fn redacted(&self) -> serde_json::Value {
+        serde_json::json!({
+            "region": self.region,
+            "listen": self.listen.to_string(),
+            "server": self.server,
+            "bot": self.bot,
+            "storage": self.storage,
+            "qna": self.qna,
+            "health": self.health,
+            "log": self.log,
+            "auth": self.auth,
+            "app": self.app,
+        })
     }
 
     /// Reads the process environment and the config directory
@@ -171,6 +240,8 @@ impl Settings {
             .try_parsing(true)
             .list_separator(",")
             .with_list_parse_key("bot.welcome_suggestions")
+            .with_list_parse_key("auth.allowed_service_hosts")
+            .with_list_parse_key("auth.allowed_callers")
             .source(Some(env.iter().cloned().collect()));
         let cfg = builder
             .add_source(env_source)
@@ -283,11 +354,54 @@ impl Settings {
                 "expected text or json",
             ));
         }
+        let mut auth = raw.auth;
+        for (key, url) in [
+            (
+                "auth.channel_openid_metadata_url",
+                &auth.channel_openid_metadata_url,
+            ),
+            (
+                "auth.emulator_openid_metadata_url",
+                &auth.emulator_openid_metadata_url,
+            ),
+            ("auth.login_authority", &auth.login_authority),
+        ] {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(invalid(key, url, "expected an http(s) URL"));
+            }
+        }
+        auth.token_endpoint = auth.token_endpoint.filter(|t| !t.is_empty());
+        if let Err(e) = bot_auth::ServiceUrlPolicy::new(&auth.allowed_service_hosts, true) {
+            return Err(invalid(
+                "auth.allowed_service_hosts",
+                &auth.allowed_service_hosts.join(","),
+                &e.to_string(),
+            ));
+        }
+        if auth.key_max_age_secs == 0 {
+            return Err(invalid("auth.key_max_age_secs", "0", "must be at least 1"));
+        }
+        if let Some(k) = &auth.admin_key {
+            use secrecy::ExposeSecret;
+            match k.expose_secret().len() {
+                0 => auth.admin_key = None,
+                1..=15 => {
+                    return Err(invalid(
+                        "auth.admin_key",
+                        "[REDACTED]",
+                        "an admin key needs at least 16 characters",
+                    ))
+                }
+                _ => {}
+            }
+        }
         let app = AppCredentials {
             app_id: var("MicrosoftAppId"),
             app_password: var("MicrosoftAppPassword").map(SecretString::from),
             app_type: var("MicrosoftAppType"),
             tenant_id: var("MicrosoftAppTenantId"),
+            identity_endpoint: var("IDENTITY_ENDPOINT"),
+            identity_header: var("IDENTITY_HEADER").map(SecretString::from),
         };
         if let Some(t) = app.app_type.as_deref() {
             if !matches!(t, "MultiTenant" | "SingleTenant" | "UserAssignedMSI") {
@@ -299,6 +413,34 @@ impl Settings {
                 });
             }
         }
+        if app.app_id.is_some() {
+            // Replies need the bot's own token: say what is missing now, not
+            // at the first reply.
+            let missing = |key: &str, reason: &str| SettingsError::Invalid {
+                key: key.into(),
+                value: String::new(),
+                origin: "the environment".into(),
+                reason: format!("MicrosoftAppType {} needs it: {reason}", app.app_type()),
+            };
+            match app.app_type() {
+                "UserAssignedMSI" => {
+                    if app.identity_endpoint.is_none() || app.identity_header.is_none() {
+                        return Err(missing(
+                            "IDENTITY_ENDPOINT/IDENTITY_HEADER",
+                            "App Service sets them when a managed identity is assigned",
+                        ));
+                    }
+                }
+                t => {
+                    if app.app_password.is_none() {
+                        return Err(missing("MicrosoftAppPassword", "the client secret"));
+                    }
+                    if t == "SingleTenant" && app.tenant_id.is_none() {
+                        return Err(missing("MicrosoftAppTenantId", "the bot's tenant"));
+                    }
+                }
+            }
+        }
         Ok(Settings {
             region,
             listen,
@@ -308,6 +450,7 @@ impl Settings {
             qna,
             health: raw.health,
             log: raw.log,
+            auth,
             app,
         })
     }
@@ -380,6 +523,74 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("BOT_REGION") && e.contains("atlantis"), "{e}");
+    }
+
+    #[test]
+    fn auth_settings_and_secrets_stay_out_of_dumps() {
+        let s = Settings::load_from(&env(&[
+            (
+                "BOT__AUTH__ALLOWED_SERVICE_HOSTS",
+                "a.example.com,*.b.example.com",
+            ),
+            ("BOT__AUTH__ADMIN_KEY", "admin-key-0123456789"),
+            ("MicrosoftAppId", "app-1"),
+            ("MicrosoftAppPassword", "hunter2-password"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            s.auth.allowed_service_hosts,
+            vec!["a.example.com", "*.b.example.com"]
+        );
+        assert_eq!(s.auth.key_refresh_min_secs, 60);
+        let dump = s.redacted().to_string();
+        assert!(
+            dump.contains("[REDACTED]") && dump.contains("a.example.com"),
+            "{dump}"
+        );
+        assert!(
+            !dump.contains("hunter2") && !dump.contains("admin-key-0123"),
+            "{dump}"
+        );
+        assert!(!format!("{s:?}").contains("admin-key-0123"));
+
+        let e = Settings::load_from(&env(&[("BOT__AUTH__ADMIN_KEY", "short")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("auth.admin_key") && !e.contains("short"), "{e}");
+        let e = Settings::load_from(&env(&[("BOT__AUTH__ALLOWED_SERVICE_HOSTS", "a.*.com")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("auth.allowed_service_hosts"), "{e}");
+    }
+
+    #[test]
+    fn an_app_id_needs_the_credentials_of_its_app_type() {
+        let e = Settings::load_from(&env(&[("MicrosoftAppId", "app-1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("MicrosoftAppPassword"), "{e}");
+        let e = Settings::load_from(&env(&[
+            ("MicrosoftAppId", "app-1"),
+            ("MicrosoftAppPassword", "pw"),
+            ("MicrosoftAppType", "SingleTenant"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("MicrosoftAppTenantId"), "{e}");
+        let e = Settings::load_from(&env(&[
+            ("MicrosoftAppId", "app-1"),
+            ("MicrosoftAppType", "UserAssignedMSI"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("IDENTITY_ENDPOINT"), "{e}");
+        Settings::load_from(&env(&[
+            ("MicrosoftAppId", "app-1"),
+            ("MicrosoftAppType", "UserAssignedMSI"),
+            ("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi"),
+            ("IDENTITY_HEADER", "h"),
+        ]))
+        .unwrap();
     }
 
     #[test]

@@ -8,9 +8,11 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
-use bot_schema::{ConnectorClient, NoCredentials};
+use bot_auth::{AppCredentials, AppIdentity, ChannelValidator, InboundConfig, ServiceUrlPolicy};
+use bot_schema::{ConnectorClient, CredentialProvider, NoCredentials};
 use bot_storage::{MemoryStorage, SqliteStorage, Storage};
 use qna::{Answerer, NormalizedMatchAnswerer};
+use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -18,9 +20,80 @@ use crate::app_state::AppState;
 use crate::bot::Bot;
 use crate::conversation_lock::ConversationLocks;
 use crate::drain::Drain;
-use crate::readiness::{KnowledgeBaseCheck, Readiness, StorageCheck};
-use crate::routes::{health, messages};
+use crate::readiness::{
+    ChannelAuthCheck, HealthCheck, KnowledgeBaseCheck, Readiness, StorageCheck,
+};
+use crate::routes::{admin, health, messages};
 use crate::settings::{QnaKind, Settings, StorageKind};
+
+/// Inbound validation and outbound credentials for a configured app id.
+fn channel_security(
+    settings: &Settings,
+    app_id: &str,
+    http: &reqwest::Client,
+    service_urls: &Arc<ServiceUrlPolicy>,
+) -> anyhow::Result<(Arc<ChannelValidator>, Arc<dyn CredentialProvider>)> {
+    let auth = &settings.auth;
+    let app = &settings.app;
+    let inbound = InboundConfig {
+        channel_metadata_url: auth.channel_openid_metadata_url.clone(),
+        emulator_metadata_url: auth.emulator_openid_metadata_url.clone(),
+        channel_issuer: auth.channel_issuer.clone(),
+        tenant_id: (app.app_type() == "SingleTenant")
+            .then(|| app.tenant_id.clone())
+            .flatten(),
+        allowed_callers: auth.allowed_callers.clone(),
+        key_max_age: Duration::from_secs(auth.key_max_age_secs),
+        key_min_refresh: Duration::from_secs(auth.key_refresh_min_secs),
+        ..InboundConfig::new(app_id)
+    };
+    let validator = ChannelValidator::new(inbound, http.clone())?;
+    // Settings::load checked that each app type has what it needs.
+    let missing =
+        |what: &str| anyhow::anyhow!("MicrosoftAppType {}: {what} is not set", app.app_type());
+    let identity = match app.app_type() {
+        "UserAssignedMSI" => AppIdentity::ManagedIdentity {
+            client_id: app_id.to_string(),
+            endpoint: app
+                .identity_endpoint
+                .clone()
+                .ok_or_else(|| missing("IDENTITY_ENDPOINT"))?,
+            header: app
+                .identity_header
+                .clone()
+                .ok_or_else(|| missing("IDENTITY_HEADER"))?,
+        },
+        t => {
+            let tenant = if t == "SingleTenant" {
+                app.tenant_id
+                    .clone()
+                    .ok_or_else(|| missing("MicrosoftAppTenantId"))?
+            } else {
+                bot_auth::constants::MULTI_TENANT.to_string()
+            };
+            AppIdentity::ClientSecret {
+                client_id: app_id.to_string(),
+                secret: app
+                    .app_password
+                    .clone()
+                    .unwrap_or_else(|| SecretString::from("")),
+                token_endpoint: auth.token_endpoint.clone().unwrap_or_else(|| {
+                    format!(
+                        "{}/{tenant}/oauth2/v2.0/token",
+                        auth.login_authority.trim_end_matches('/')
+                    )
+                }),
+            }
+        }
+    };
+    let credentials = AppCredentials::new(
+        identity,
+        auth.token_scope.clone(),
+        http.clone(),
+        Some(service_urls.clone()),
+    );
+    Ok((Arc::new(validator), Arc::new(credentials)))
+}
 
 pub fn open_storage(kind: &StorageKind) -> anyhow::Result<Arc<dyn Storage>> {
     Ok(match kind {
@@ -49,27 +122,15 @@ pub fn open_answerer(kind: &QnaKind) -> anyhow::Result<Arc<dyn Answerer>> {
 
 /// Opens the dependencies the settings name and runs the first readiness check.
 pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
-    check_auth_mode(&settings)?;
-    let storage = open_storage(&settings.storage)?;
-    let answerer = open_answerer(&settings.qna)?;
-    build_state_with(settings, storage, answerer).await
-}
-
-fn check_auth_mode(settings: &Settings) -> anyhow::Result<()> {
-    if settings.app.app_id.is_some() {
-        anyhow::bail!(
-            "MicrosoftAppId is set, but this build cannot validate Bot Framework tokens yet; \
-             refusing to serve channel traffic unauthenticated"
-        );
-    }
-    if !settings.is_local_mode() {
+    if settings.app.app_id.is_none() && !settings.is_local_mode() {
         anyhow::bail!(
             "bot.mode is {:?} but no MicrosoftAppId is configured: a production region never runs with auth off",
             settings.bot.mode
         );
     }
-    tracing::warn!("AUTH IS OFF: local mode with no MicrosoftAppId; do not expose this port");
-    Ok(())
+    let storage = open_storage(&settings.storage)?;
+    let answerer = open_answerer(&settings.qna)?;
+    build_state_with(settings, storage, answerer).await
 }
 
 /// The application around dependencies that are already open (tests use it
@@ -81,18 +142,51 @@ pub async fn build_state_with(
 ) -> anyhow::Result<AppState> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
+        .connect_timeout(Duration::from_secs(5))
         .build()
         .context("building the HTTP client")?;
+    let service_urls = Arc::new(
+        ServiceUrlPolicy::new(
+            &settings.auth.allowed_service_hosts,
+            settings.is_local_mode(),
+        )
+        .context("auth.allowed_service_hosts")?,
+    );
+    let mut checks: Vec<Arc<dyn HealthCheck>> = vec![
+        Arc::new(StorageCheck(storage.clone())),
+        Arc::new(KnowledgeBaseCheck(answerer.clone())),
+    ];
+    let (auth, credentials): (_, Arc<dyn CredentialProvider>) = match settings.app.app_id.as_deref()
+    {
+        Some(app_id) => {
+            let (validator, credentials) =
+                channel_security(&settings, app_id, &http, &service_urls)?;
+            checks.push(Arc::new(ChannelAuthCheck(validator.clone())));
+            tracing::info!(
+                app_id,
+                app_type = settings.app.app_type(),
+                "channel authentication on: every activity needs a Bot Framework token"
+            );
+            (Some(validator), credentials)
+        }
+        None => {
+            tracing::warn!(
+                "AUTH IS OFF: local mode with no MicrosoftAppId; do not expose this port"
+            );
+            (None, Arc::new(NoCredentials))
+        }
+    };
+    if settings.auth.admin_key.is_none() {
+        tracing::info!("no auth.admin_key configured: /admin routes are off");
+    }
     let drain = Arc::new(Drain::new());
     let readiness = Arc::new(Readiness::new(
         settings.region.clone(),
-        vec![
-            Arc::new(StorageCheck(storage.clone())),
-            Arc::new(KnowledgeBaseCheck(answerer.clone())),
-        ],
+        checks,
         Duration::from_millis(settings.health.check_timeout_ms),
         drain.clone(),
     ));
+    // A failing key fetch is reported by readiness; the process still starts.
     readiness.refresh().await;
     let bot = Arc::new(Bot::new(
         answerer,
@@ -103,20 +197,26 @@ pub async fn build_state_with(
         settings: Arc::new(settings),
         storage,
         bot,
-        connector: ConnectorClient::new(http, Arc::new(NoCredentials)),
+        connector: ConnectorClient::new(http, credentials),
         readiness,
         drain,
         conversation_locks: Arc::new(ConversationLocks::new()),
+        auth,
+        service_urls,
     })
 }
 
-/// The router: the channel endpoint and the probes, with the region header
-/// on every response.
+/// The router: the channel endpoint, the probes and (when an admin key is
+/// configured) the admin routes, with the region header on every response.
 pub fn app(state: AppState) -> Router {
     let region = HeaderValue::from_str(&state.settings.region)
         .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
     let limit = state.settings.server.max_body_bytes;
-    Router::new()
+    let mut router = Router::new();
+    if let Some(key) = state.settings.auth.admin_key.clone() {
+        router = router.nest("/admin", admin::router(key));
+    }
+    router
         .route(
             "/api/messages",
             post(messages::post).layer(DefaultBodyLimit::max(limit)),

@@ -18,9 +18,31 @@ pub async fn post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    if app.auth.is_some() {
+        // Judged before the body is even parsed, and without any key fetch.
+        bot_auth::header::inspect(bot_auth::header::bearer_token(authorization)?)?;
+    }
     check_content_type(&headers)?;
     let activity = parse(&body)?;
     validate(&activity)?;
+    // Authentication and the serviceUrl allow-list both come before any
+    // turn runs or any state is read or written.
+    if let Some(auth) = &app.auth {
+        let identity = auth
+            .authenticate(
+                authorization,
+                activity.channel_id(),
+                activity.service_url.as_deref(),
+            )
+            .await?;
+        tracing::debug!(kind = ?identity.kind, issuer = %identity.issuer, "authenticated");
+    }
+    if let Some(url) = activity.service_url.as_deref() {
+        app.service_urls.check(url)?;
+    }
 
     if activity.is_type(activity_types::INVOKE) {
         return Err(ApiError::NotImplemented(format!(

@@ -1,2 +1,3 @@
+pub mod admin;
 pub mod health;
 pub mod messages;
