@@ -10,6 +10,7 @@ use crate::conversation_lock::ConversationLocks;
 use crate::drain::Drain;
 use crate::readiness::Readiness;
 use crate::settings::Settings;
+use crate::telemetry::BotTelemetry;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -20,4 +21,5 @@ pub struct AppState {
     pub readiness: Arc<Readiness>,
     pub drain: Arc<Drain>,
     pub conversation_locks: Arc<ConversationLocks>,
+    pub telemetry: Arc<BotTelemetry>,
 }

@@ -21,6 +21,7 @@ use crate::drain::Drain;
 use crate::readiness::{KnowledgeBaseCheck, Readiness, StorageCheck};
 use crate::routes::{health, messages};
 use crate::settings::{QnaKind, Settings, StorageKind};
+use crate::telemetry;
 
 pub fn open_storage(kind: &StorageKind) -> anyhow::Result<Arc<dyn Storage>> {
     Ok(match kind {
@@ -94,11 +95,15 @@ pub async fn build_state_with(
         drain.clone(),
     ));
     readiness.refresh().await;
-    let bot = Arc::new(Bot::new(
-        answerer,
-        settings.bot.clone(),
-        settings.region.clone(),
+    telemetry::metrics::register_gauges(readiness.clone(), drain.clone());
+    let events = Arc::new(telemetry::bot_telemetry(
+        &settings.telemetry,
+        &settings.region,
     ));
+    let bot = Arc::new(
+        Bot::new(answerer, settings.bot.clone(), settings.region.clone())
+            .with_telemetry(events.clone(), knowledge_base_id(&settings.qna)),
+    );
     Ok(AppState {
         settings: Arc::new(settings),
         storage,
@@ -107,7 +112,18 @@ pub async fn build_state_with(
         readiness,
         drain,
         conversation_locks: Arc::new(ConversationLocks::new()),
+        telemetry: events,
     })
+}
+
+/// What the QnaMessage event names as `knowledgeBaseId`.
+fn knowledge_base_id(qna: &QnaKind) -> String {
+    match qna {
+        QnaKind::Embedded { kb_path } => kb_path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "embedded".into()),
+    }
 }
 
 /// The router: the channel endpoint and the probes, with the region header
@@ -119,7 +135,9 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route(
             "/api/messages",
-            post(messages::post).layer(DefaultBodyLimit::max(limit)),
+            post(messages::post)
+                .layer(DefaultBodyLimit::max(limit))
+                .layer(axum::middleware::from_fn(telemetry::turn_layer)),
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -147,6 +165,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     tracing::info!(%address, "listening; POST activities to http://{address}/api/messages");
     let drain = state.drain.clone();
+    let events = state.telemetry.clone();
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
         let _ = stop_rx.wait_for(|s| *s).await;
@@ -171,6 +190,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     }
     refresher.abort();
+    if let Some(export) = events.export() {
+        export.shutdown().await;
+    }
     Ok(())
 }
 

@@ -7,10 +7,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bot_schema::{activity_types, Activity, ConnectorClient, DeliveryMode};
 use serde_json::json;
+use tracing::Instrument;
 
 use crate::app_state::AppState;
 use crate::bot::Bot;
 use crate::error::ApiError;
+use crate::telemetry;
 use crate::turn::{self, TurnOutcome};
 
 pub async fn post(
@@ -18,9 +20,15 @@ pub async fn post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    check_content_type(&headers)?;
-    let activity = parse(&body)?;
-    validate(&activity)?;
+    // The `auth` span covers what runs before the turn: inbound checks,
+    // parsing and validation.
+    let activity = tracing::info_span!("auth").in_scope(|| {
+        check_content_type(&headers)?;
+        let activity = parse(&body)?;
+        telemetry::note_activity_type(activity.kind.as_deref().unwrap_or(""));
+        validate(&activity)?;
+        Ok::<_, ApiError>(activity)
+    })?;
 
     if activity.is_type(activity_types::INVOKE) {
         return Err(ApiError::NotImplemented(format!(
@@ -33,6 +41,7 @@ pub async fn post(
         return Ok(StatusCode::OK.into_response());
     }
 
+    app.telemetry.message_received(&activity);
     let expect_replies = activity.delivery_mode() == DeliveryMode::ExpectReplies;
     let replies = match turn::run(&app, &activity).await? {
         TurnOutcome::Ran(replies) => replies,
@@ -44,13 +53,19 @@ pub async fn post(
             });
         }
     };
-    if expect_replies {
-        return Ok(Json(json!({"activities": replies})).into_response());
+    async {
+        if expect_replies {
+            replies.iter().for_each(|r| app.telemetry.message_sent(r));
+            return Ok(Json(json!({"activities": replies})).into_response());
+        }
+        for reply in &replies {
+            app.connector.send(reply).await?;
+            app.telemetry.message_sent(reply);
+        }
+        Ok(StatusCode::OK.into_response())
     }
-    for reply in &replies {
-        app.connector.send(reply).await?;
-    }
-    Ok(StatusCode::OK.into_response())
+    .instrument(tracing::info_span!("replies", count = replies.len()))
+    .await
 }
 
 fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
