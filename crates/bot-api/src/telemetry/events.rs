@@ -221,3 +221,93 @@ fn conversation_name(a: &Activity) -> Option<String> {
 fn speak(a: &Activity) -> Option<String> {
     a.speak.clone()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use bytes::Bytes;
+    use serde_json::json;
+
+    use super::*;
+    use crate::telemetry::export::{ExportLimits, Sink};
+
+    #[derive(Default)]
+    struct Capture(std::sync::Mutex<Vec<Value>>);
+
+    #[async_trait]
+    impl Sink for Capture {
+        async fn put(&self, _name: &str, bytes: Bytes) -> Result<(), String> {
+            let text = String::from_utf8(bytes.to_vec()).map_err(|e| e.to_string())?;
+            let mut out = self.0.lock().unwrap();
+            for line in text.lines() {
+                out.push(serde_json::from_str(line).map_err(|e| e.to_string())?);
+            }
+            Ok(())
+        }
+    }
+
+    async fn run(personal: bool, f: impl FnOnce(&BotTelemetry)) -> Vec<Value> {
+        let sink = Arc::new(Capture::default());
+        let limits = ExportLimits {
+            queue_max: 16,
+            batch_max: 16,
+            flush_every: Duration::from_secs(3600),
+        };
+        let export = Arc::new(Exporter::start(
+            sink.clone(),
+            "r".into(),
+            "i".into(),
+            limits,
+        ));
+        let t = BotTelemetry::new(personal, "r".into(), "i".into(), Some(export.clone()));
+        f(&t);
+        export.shutdown().await;
+        let lines = sink.0.lock().unwrap().clone();
+        lines
+    }
+
+    fn activity() -> Activity {
+        serde_json::from_value(json!({
+            "type": "message", "id": "a1", "channelId": "test",
+            "conversation": {"id": "c1", "name": "Room"},
+            "from": {"id": "u1", "name": "Alice"}, "recipient": {"id": "b1", "name": "Bot"},
+            "text": "my secret question", "speak": "spoken", "locale": "en-GB"
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn unanswered_qna_message_has_botbuilder_placeholders_and_no_question() {
+        let lines = run(false, |t| t.qna_message(&activity(), "kb1", None)).await;
+        assert_eq!(lines.len(), 1);
+        let p = &lines[0]["properties"];
+        assert_eq!(lines[0]["name"], "QnaMessage");
+        assert_eq!(p["knowledgeBaseId"], "kb1");
+        assert_eq!(p["articleFound"], "false");
+        assert_eq!(p["answer"], "No Qna Answer matched");
+        assert!(p.get("question").is_none() && p.get("username").is_none());
+        assert!(
+            lines[0].get("metrics").is_none(),
+            "no score without an answer"
+        );
+    }
+
+    #[tokio::test]
+    async fn received_properties_follow_log_personal_information() {
+        let off = run(false, |t| t.message_received(&activity())).await;
+        let p = &off[0]["properties"];
+        assert_eq!(p["conversationName"], "Room");
+        assert_eq!(p["locale"], "en-GB");
+        assert_eq!(p["recipientName"], "Bot");
+        for k in ["text", "speak", "fromName"] {
+            assert!(p.get(k).is_none(), "{k} logged with personal data off");
+        }
+        let on = run(true, |t| t.message_received(&activity())).await;
+        let p = &on[0]["properties"];
+        assert_eq!(p["text"], "my secret question");
+        assert_eq!(p["speak"], "spoken");
+        assert_eq!(p["fromName"], "Alice");
+    }
+}
