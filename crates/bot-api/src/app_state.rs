@@ -11,6 +11,7 @@ use crate::conversation_lock::ConversationLocks;
 use crate::drain::Drain;
 use crate::readiness::Readiness;
 use crate::settings::Settings;
+use crate::telemetry::BotTelemetry;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -25,4 +26,5 @@ pub struct AppState {
     pub auth: Option<Arc<ChannelValidator>>,
     /// Hosts replies may be sent to.
     pub service_urls: Arc<ServiceUrlPolicy>,
+    pub telemetry: Arc<BotTelemetry>,
 }

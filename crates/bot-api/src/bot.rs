@@ -10,16 +10,21 @@ use std::sync::Arc;
 use bot_schema::{activity_types, Activity, CardAction, SuggestedActions};
 use qna::{Answerer, QnaContext, QnaQuery};
 use serde_json::json;
+use tracing::Instrument;
 
 use crate::error::ApiError;
 use crate::settings::BotSettings;
 use crate::state::{ConversationState, StateDoc};
+use crate::telemetry::metrics::metrics;
+use crate::telemetry::BotTelemetry;
 
 pub struct Bot {
     answerer: Arc<dyn Answerer>,
     settings: BotSettings,
     region: String,
     unanswered: AtomicU64,
+    telemetry: Arc<BotTelemetry>,
+    knowledge_base_id: String,
 }
 
 impl Bot {
@@ -29,7 +34,20 @@ impl Bot {
             settings,
             region,
             unanswered: AtomicU64::new(0),
+            telemetry: Arc::new(BotTelemetry::disabled()),
+            knowledge_base_id: String::new(),
         }
+    }
+
+    /// Where the QnaMessage events go, and the knowledge base they name.
+    pub fn with_telemetry(
+        mut self,
+        telemetry: Arc<BotTelemetry>,
+        knowledge_base_id: String,
+    ) -> Self {
+        self.telemetry = telemetry;
+        self.knowledge_base_id = knowledge_base_id;
+        self
     }
 
     pub fn answerer(&self) -> &Arc<dyn Answerer> {
@@ -105,10 +123,19 @@ impl Bot {
             }),
             filter: None,
         };
-        let answers = self.answerer.answer(&query).await?;
+        let answers = self
+            .answerer
+            .answer(&query)
+            .instrument(tracing::info_span!(
+                "answer",
+                backend = self.answerer.kind()
+            ))
+            .await?;
         let best = answers
             .first()
             .filter(|a| a.confidence >= self.settings.score_threshold);
+        self.telemetry
+            .qna_message(activity, &self.knowledge_base_id, best);
         // The trace is for the Emulator only: don't build it for channels.
         if activity.channel_id() == "emulator" {
             replies.push(activity.create_trace(
@@ -126,6 +153,7 @@ impl Bot {
         }
         let mut reply = match best {
             Some(a) => {
+                metrics().answered(&a.served_by);
                 let mut r = activity.create_reply(a.answer.clone());
                 let prompts: Vec<String> = {
                     let mut p = a.prompts.clone();
@@ -138,6 +166,7 @@ impl Bot {
             }
             None => {
                 self.unanswered.fetch_add(1, Ordering::Relaxed);
+                metrics().unanswered();
                 tracing::info!(
                     target: "unanswered",
                     question,

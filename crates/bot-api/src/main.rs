@@ -12,13 +12,15 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&settings.log, &settings.region);
-    match startup::serve(settings).await {
+    let telemetry = telemetry::init(&settings);
+    let code = match startup::serve(settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("bot-api: {e:#}");
             eprintln!("bot-api: {e:#}");
             ExitCode::from(1)
         }
-    }
+    };
+    telemetry.shutdown().await;
+    code
 }

@@ -99,6 +99,42 @@ pub struct AuthSettings {
     pub admin_key: Option<SecretString>,
 }
 
+/// `[telemetry]`: OpenTelemetry export and the bot telemetry events. Every
+/// key has a default so a config without the section still loads.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct TelemetrySettings {
+    /// OTLP/HTTP base URL; empty is off.
+    pub otlp_endpoint: String,
+    pub export_interval_ms: u64,
+    /// botbuilder's `logPersonalInformation`.
+    pub log_personal_information: bool,
+    /// NDJSON continuous export directory; empty is off.
+    pub export_dir: String,
+    pub export_flush_ms: u64,
+    pub export_batch_max: usize,
+    pub export_queue_max: usize,
+    /// `APPLICATIONINSIGHTS_CONNECTION_STRING`, from the environment: it
+    /// carries the ingestion key, so it is a secret.
+    #[serde(skip)]
+    pub app_insights_connection_string: Option<SecretString>,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: String::new(),
+            export_interval_ms: 5000,
+            log_personal_information: false,
+            export_dir: String::new(),
+            export_flush_ms: 10_000,
+            export_batch_max: 500,
+            export_queue_max: 10_000,
+            app_insights_connection_string: None,
+        }
+    }
+}
+
 /// The Bot Framework app registration, from the environment.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -142,6 +178,8 @@ struct Raw {
     health: HealthSettings,
     log: LogSettings,
     auth: AuthSettings,
+    #[serde(default)]
+    telemetry: TelemetrySettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -169,6 +207,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub auth: AuthSettings,
     pub app: AppCredentials,
+    pub telemetry: TelemetrySettings,
 }
 
 impl Settings {
@@ -395,6 +434,44 @@ impl Settings {
                 _ => {}
             }
         }
+        let mut telemetry = raw.telemetry;
+        let endpoint = telemetry.otlp_endpoint.as_str();
+        let is_url = endpoint.starts_with("http://") || endpoint.starts_with("https://");
+        if !endpoint.is_empty() && !is_url {
+            return Err(invalid(
+                "telemetry.otlp_endpoint",
+                &telemetry.otlp_endpoint,
+                "expected an http(s) URL of an OTLP/HTTP collector, e.g. http://127.0.0.1:4318",
+            ));
+        }
+        for (key, value, min) in [
+            (
+                "telemetry.export_interval_ms",
+                telemetry.export_interval_ms,
+                10,
+            ),
+            ("telemetry.export_flush_ms", telemetry.export_flush_ms, 10),
+            (
+                "telemetry.export_batch_max",
+                telemetry.export_batch_max as u64,
+                1,
+            ),
+            (
+                "telemetry.export_queue_max",
+                telemetry.export_queue_max as u64,
+                1,
+            ),
+        ] {
+            if value < min {
+                return Err(invalid(
+                    key,
+                    &value.to_string(),
+                    &format!("must be at least {min}"),
+                ));
+            }
+        }
+        telemetry.app_insights_connection_string =
+            var("APPLICATIONINSIGHTS_CONNECTION_STRING").map(SecretString::from);
         let app = AppCredentials {
             app_id: var("MicrosoftAppId"),
             app_password: var("MicrosoftAppPassword").map(SecretString::from),
@@ -452,6 +529,7 @@ impl Settings {
             log: raw.log,
             auth,
             app,
+            telemetry,
         })
     }
 }
@@ -605,5 +683,27 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("bot.mode"), "{e}");
+    }
+
+    #[test]
+    fn telemetry_is_off_by_default_and_validated() {
+        let s = Settings::load_from(&env(&[])).unwrap();
+        assert!(s.telemetry.otlp_endpoint.is_empty());
+        assert!(s.telemetry.export_dir.is_empty());
+        assert!(!s.telemetry.log_personal_information);
+        let e = Settings::load_from(&env(&[("BOT__TELEMETRY__OTLP_ENDPOINT", "collector:4318")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("telemetry.otlp_endpoint") && e.contains("environment"),
+            "{e}"
+        );
+        let s = Settings::load_from(&env(&[(
+            "APPLICATIONINSIGHTS_CONNECTION_STRING",
+            "InstrumentationKey=secret-key-1;IngestionEndpoint=https://example.invalid/",
+        )]))
+        .unwrap();
+        assert!(s.telemetry.app_insights_connection_string.is_some());
+        assert!(!format!("{s:?}").contains("secret-key-1"));
     }
 }

@@ -25,6 +25,7 @@ use crate::readiness::{
 };
 use crate::routes::{admin, health, messages};
 use crate::settings::{QnaKind, Settings, StorageKind};
+use crate::telemetry;
 
 /// Inbound validation and outbound credentials for a configured app id.
 fn channel_security(
@@ -188,11 +189,15 @@ pub async fn build_state_with(
     ));
     // A failing key fetch is reported by readiness; the process still starts.
     readiness.refresh().await;
-    let bot = Arc::new(Bot::new(
-        answerer,
-        settings.bot.clone(),
-        settings.region.clone(),
+    telemetry::metrics::register_gauges(readiness.clone(), drain.clone());
+    let events = Arc::new(telemetry::bot_telemetry(
+        &settings.telemetry,
+        &settings.region,
     ));
+    let bot = Arc::new(
+        Bot::new(answerer, settings.bot.clone(), settings.region.clone())
+            .with_telemetry(events.clone(), knowledge_base_id(&settings.qna)),
+    );
     Ok(AppState {
         settings: Arc::new(settings),
         storage,
@@ -203,7 +208,18 @@ pub async fn build_state_with(
         conversation_locks: Arc::new(ConversationLocks::new()),
         auth,
         service_urls,
+        telemetry: events,
     })
+}
+
+/// What the QnaMessage event names as `knowledgeBaseId`.
+fn knowledge_base_id(qna: &QnaKind) -> String {
+    match qna {
+        QnaKind::Embedded { kb_path } => kb_path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "embedded".into()),
+    }
 }
 
 /// The router: the channel endpoint, the probes and (when an admin key is
@@ -219,7 +235,9 @@ pub fn app(state: AppState) -> Router {
     router
         .route(
             "/api/messages",
-            post(messages::post).layer(DefaultBodyLimit::max(limit)),
+            post(messages::post)
+                .layer(DefaultBodyLimit::max(limit))
+                .layer(axum::middleware::from_fn(telemetry::turn_layer)),
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -247,6 +265,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     tracing::info!(%address, "listening; POST activities to http://{address}/api/messages");
     let drain = state.drain.clone();
+    let events = state.telemetry.clone();
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
         let _ = stop_rx.wait_for(|s| *s).await;
@@ -271,6 +290,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     }
     refresher.abort();
+    if let Some(export) = events.export() {
+        export.shutdown().await;
+    }
     Ok(())
 }
 

@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use bot_schema::{activity_types, Activity, DeliveryMode};
 use bot_storage::StorageError;
+use tracing::Instrument;
 
 use crate::app_state::AppState;
 use crate::error::ApiError;
 use crate::state::{user_key, ConversationState, StateDoc};
+use crate::telemetry::metrics::metrics;
 
 pub enum TurnOutcome {
     /// A new turn ran and was saved; these are its replies.
@@ -33,7 +35,11 @@ pub async fn run(app: &AppState, activity: &Activity) -> Result<TurnOutcome, Api
     let _turn_slot = app.conversation_locks.lock(&conv_key).await;
 
     for attempt in 0..attempts {
-        let items = app.storage.read(&keys).await?;
+        let items = app
+            .storage
+            .read(&keys)
+            .instrument(tracing::info_span!("state.read", attempt))
+            .await?;
         let mut conversation =
             ConversationState(StateDoc::from_item(conv_key.clone(), items.get(&conv_key)));
         if let Some(id) = activity_id {
@@ -65,9 +71,19 @@ pub async fn run(app: &AppState, activity: &Activity) -> Result<TurnOutcome, Api
 
         // The conversation document is the turn's commit point: it carries the
         // processed-activity record, so it is written first and conditionally.
-        match app.storage.write(vec![conversation.0.to_change()]).await {
+        let write = app
+            .storage
+            .write(vec![conversation.0.to_change()])
+            .instrument(tracing::info_span!(
+                "state.write",
+                attempt,
+                document = "conversation"
+            ))
+            .await;
+        match write {
             Ok(_) => {}
             Err(StorageError::Conflict { .. }) => {
+                metrics().etag_conflict("conversation");
                 tracing::debug!(
                     attempt,
                     conversation = conversation_id,
@@ -99,9 +115,19 @@ async fn save_user_changes(
 ) -> Result<(), ApiError> {
     let mut current = user.clone();
     for attempt in 0..app.settings.bot.max_turn_attempts {
-        match app.storage.write(vec![current.to_change()]).await {
+        let write = app
+            .storage
+            .write(vec![current.to_change()])
+            .instrument(tracing::info_span!(
+                "state.write",
+                attempt,
+                document = "user"
+            ))
+            .await;
+        match write {
             Ok(_) => return Ok(()),
             Err(StorageError::Conflict { .. }) => {
+                metrics().etag_conflict("user");
                 backoff(attempt).await;
                 let fresh = app.storage.read(std::slice::from_ref(&user.key)).await?;
                 current = StateDoc::from_item(user.key.clone(), fresh.get(&user.key));

@@ -7,10 +7,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bot_schema::{activity_types, Activity, ConnectorClient, DeliveryMode};
 use serde_json::json;
+use tracing::Instrument;
 
 use crate::app_state::AppState;
 use crate::bot::Bot;
 use crate::error::ApiError;
+use crate::telemetry;
 use crate::turn::{self, TurnOutcome};
 
 pub async fn post(
@@ -21,28 +23,35 @@ pub async fn post(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("\u{fffd}"));
-    if app.auth.is_some() {
-        // Judged before the body is even parsed, and without any key fetch.
-        bot_auth::header::inspect(bot_auth::header::bearer_token(authorization)?)?;
+    // The `auth` span covers what runs before the turn: inbound checks,
+    // parsing and validation. Authentication and the serviceUrl allow-list
+    // both come before any turn runs or any state is read or written.
+    let activity = async {
+        if app.auth.is_some() {
+            // Judged before the body is even parsed, and without any key fetch.
+            bot_auth::header::inspect(bot_auth::header::bearer_token(authorization)?)?;
+        }
+        check_content_type(&headers)?;
+        let activity = parse(&body)?;
+        telemetry::note_activity_type(activity.kind.as_deref().unwrap_or(""));
+        validate(&activity)?;
+        if let Some(auth) = &app.auth {
+            let identity = auth
+                .authenticate(
+                    authorization,
+                    activity.channel_id(),
+                    activity.service_url.as_deref(),
+                )
+                .await?;
+            tracing::debug!(kind = ?identity.kind, issuer = %identity.issuer, "authenticated");
+        }
+        if let Some(url) = activity.service_url.as_deref() {
+            app.service_urls.check(url)?;
+        }
+        Ok::<_, ApiError>(activity)
     }
-    check_content_type(&headers)?;
-    let activity = parse(&body)?;
-    validate(&activity)?;
-    // Authentication and the serviceUrl allow-list both come before any
-    // turn runs or any state is read or written.
-    if let Some(auth) = &app.auth {
-        let identity = auth
-            .authenticate(
-                authorization,
-                activity.channel_id(),
-                activity.service_url.as_deref(),
-            )
-            .await?;
-        tracing::debug!(kind = ?identity.kind, issuer = %identity.issuer, "authenticated");
-    }
-    if let Some(url) = activity.service_url.as_deref() {
-        app.service_urls.check(url)?;
-    }
+    .instrument(tracing::info_span!("auth"))
+    .await?;
 
     if activity.is_type(activity_types::INVOKE) {
         return Err(ApiError::NotImplemented(format!(
@@ -55,6 +64,7 @@ pub async fn post(
         return Ok(StatusCode::OK.into_response());
     }
 
+    app.telemetry.message_received(&activity);
     let expect_replies = activity.delivery_mode() == DeliveryMode::ExpectReplies;
     let replies = match turn::run(&app, &activity).await? {
         TurnOutcome::Ran(replies) => replies,
@@ -66,13 +76,19 @@ pub async fn post(
             });
         }
     };
-    if expect_replies {
-        return Ok(Json(json!({"activities": replies})).into_response());
+    async {
+        if expect_replies {
+            replies.iter().for_each(|r| app.telemetry.message_sent(r));
+            return Ok(Json(json!({"activities": replies})).into_response());
+        }
+        for reply in &replies {
+            app.connector.send(reply).await?;
+            app.telemetry.message_sent(reply);
+        }
+        Ok(StatusCode::OK.into_response())
     }
-    for reply in &replies {
-        app.connector.send(reply).await?;
-    }
-    Ok(StatusCode::OK.into_response())
+    .instrument(tracing::info_span!("replies", count = replies.len()))
+    .await
 }
 
 fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {

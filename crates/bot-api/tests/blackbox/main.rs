@@ -7,3 +7,4 @@ mod concurrency;
 mod drain;
 mod messages;
 mod restart;
+mod telemetry;

@@ -1,13 +1,15 @@
 //! Logging: `tracing` to stdout, human-readable or JSON, with the region on
-//! every line.
+//! every line; spans also go to OpenTelemetry when it is configured.
 
 use std::fmt;
 
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::{Format, Json, JsonFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::settings::LogSettings;
 
@@ -48,32 +50,46 @@ where
     }
 }
 
-/// Installs the global subscriber. `RUST_LOG` overrides `log.level`.
-pub fn init(log: &LogSettings, region: &str) {
+/// Installs the global subscriber. `RUST_LOG` overrides `log.level`. With a
+/// tracer, this crate's spans are exported too (only ours: the exporter's own
+/// HTTP client must not trace itself into a feedback loop).
+pub fn init(log: &LogSettings, region: &str, tracer: Option<opentelemetry_sdk::trace::Tracer>) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
-    let result = if log.format == "json" {
-        builder
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let fmt: Box<dyn Layer<Registry> + Send + Sync> = if log.format == "json" {
+        tracing_subscriber::fmt::layer()
+            .with_ansi(ansi)
             .fmt_fields(JsonFields::new())
             .event_format(RegionFormat::<Format<Json>> {
                 region: region.to_string(),
                 inner: Format::default().json(),
                 json: true,
             })
-            .try_init()
+            .with_filter(filter)
+            .boxed()
     } else {
-        builder
+        tracing_subscriber::fmt::layer()
+            .with_ansi(ansi)
             .event_format(RegionFormat {
                 region: region.to_string(),
                 inner: Format::default(),
                 json: false,
             })
-            .try_init()
+            .with_filter(filter)
+            .boxed()
     };
+    let otel = tracer.map(|t| {
+        tracing_opentelemetry::layer().with_tracer(t).with_filter(
+            tracing_subscriber::filter::filter_fn(|m| {
+                m.target().starts_with("bot_api") && *m.level() <= tracing::Level::INFO
+            }),
+        )
+    });
     // Already installed (tests start several apps in one process): keep it.
-    let _ = result;
+    let _ = tracing_subscriber::registry()
+        .with(fmt)
+        .with(otel)
+        .try_init();
 }
