@@ -8,6 +8,7 @@ use bot_storage::Storage;
 use crate::bot::Bot;
 use crate::readiness::Readiness;
 use crate::settings::Settings;
+use crate::transcripts::TranscriptLogger;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,4 +17,6 @@ pub struct AppState {
     pub bot: Arc<Bot>,
     pub connector: ConnectorClient,
     pub readiness: Arc<Readiness>,
+    /// Set when `[transcripts]` is on.
+    pub transcripts: Option<Arc<TranscriptLogger>>,
 }

@@ -9,7 +9,10 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
 use bot_schema::{ConnectorClient, NoCredentials};
-use bot_storage::{MemoryStorage, SqliteStorage, Storage};
+use bot_storage::transcript::{BlobTranscriptStore, SqliteTranscriptStore};
+use bot_storage::{
+    BlobStorage, CosmosStorage, MemoryStorage, SqliteStorage, Storage, TranscriptStore,
+};
 use qna::{Answerer, NormalizedMatchAnswerer};
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -18,15 +21,49 @@ use crate::app_state::AppState;
 use crate::bot::Bot;
 use crate::readiness::Readiness;
 use crate::routes::{health, messages};
-use crate::settings::{QnaKind, Settings, StorageKind};
+use crate::settings::{QnaKind, Settings, StorageKind, TranscriptKind};
+use crate::transcripts::TranscriptLogger;
 
-pub fn open_storage(kind: &StorageKind) -> anyhow::Result<Arc<dyn Storage>> {
+pub async fn open_storage(kind: &StorageKind) -> anyhow::Result<Arc<dyn Storage>> {
     Ok(match kind {
         StorageKind::Memory => Arc::new(MemoryStorage::new()),
         StorageKind::Sqlite { path } => Arc::new(
             SqliteStorage::open(path)
                 .with_context(|| format!("opening SQLite state at {}", path.display()))?,
         ),
+        StorageKind::Cosmos(c) => Arc::new(CosmosStorage::open(c).await.with_context(|| {
+            format!(
+                "opening Cosmos DB state at {} (database {}, container {})",
+                c.endpoint, c.database, c.container
+            )
+        })?),
+        StorageKind::Blob(b) => Arc::new(BlobStorage::open(b).await.with_context(|| {
+            format!(
+                "opening Blob state at {} (container {})",
+                b.account_url, b.container
+            )
+        })?),
+    })
+}
+
+/// The transcript store the settings name, if transcripts are on.
+pub async fn open_transcripts(
+    kind: &TranscriptKind,
+) -> anyhow::Result<Option<Arc<dyn TranscriptStore>>> {
+    Ok(match kind {
+        TranscriptKind::Off => None,
+        TranscriptKind::Sqlite { path } => Some(Arc::new(
+            SqliteTranscriptStore::open(path)
+                .with_context(|| format!("opening SQLite transcripts at {}", path.display()))?,
+        )),
+        TranscriptKind::Blob(b) => Some(Arc::new(
+            BlobTranscriptStore::open(b).await.with_context(|| {
+                format!(
+                    "opening Blob transcripts at {} (container {})",
+                    b.account_url, b.container
+                )
+            })?,
+        )),
     })
 }
 
@@ -60,7 +97,10 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         );
     }
     tracing::warn!("AUTH IS OFF: local mode with no MicrosoftAppId; do not expose this port");
-    let storage = open_storage(&settings.storage)?;
+    let storage = open_storage(&settings.storage).await?;
+    let transcripts = open_transcripts(&settings.transcripts)
+        .await?
+        .map(|t| Arc::new(TranscriptLogger::new(t)));
     let answerer = open_answerer(&settings.qna)?;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
@@ -83,6 +123,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         bot,
         connector: ConnectorClient::new(http, Arc::new(NoCredentials)),
         readiness,
+        transcripts,
     })
 }
 

@@ -45,6 +45,11 @@ pub async fn post(
         }
     };
     // Trace activities are for the Emulator only.
+    // The turn is saved: its transcript is written now (a failure there is
+    // logged and counted inside, never lost silently, never fails the turn).
+    if let Some(t) = &app.transcripts {
+        t.log_turn(&activity, &replies).await;
+    }
     let replies: Vec<Activity> = if activity.channel_id() == "emulator" {
         replies
     } else {
