@@ -6,9 +6,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod config_cmd;
+mod state_cmd;
+mod transcript_cmd;
 
 #[derive(Parser)]
-#[command(name = "botctl", version, about = "Operate the dual-region bot backend")]
+#[command(
+    name = "botctl",
+    version,
+    about = "Operate the dual-region bot backend"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -18,6 +24,10 @@ struct Cli {
 enum Command {
     /// Show the effective configuration (secrets redacted).
     Config(config_cmd::ConfigArgs),
+    /// Read, write or delete one state document on the configured backend.
+    State(state_cmd::StateArgs),
+    /// List, read or delete conversation transcripts.
+    Transcript(transcript_cmd::TranscriptArgs),
 }
 
 #[tokio::main]
@@ -25,6 +35,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Config(args) => config_cmd::run(args),
+        Command::State(args) => state_cmd::run(args).await,
+        Command::Transcript(args) => transcript_cmd::run(args).await,
     };
     match result {
         Ok(code) => code,
