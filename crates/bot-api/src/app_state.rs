@@ -12,6 +12,7 @@ use crate::drain::Drain;
 use crate::readiness::Readiness;
 use crate::settings::Settings;
 use crate::telemetry::BotTelemetry;
+use crate::transcripts::TranscriptLogger;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -27,4 +28,6 @@ pub struct AppState {
     /// Hosts replies may be sent to.
     pub service_urls: Arc<ServiceUrlPolicy>,
     pub telemetry: Arc<BotTelemetry>,
+    /// Set when `[transcripts]` is on.
+    pub transcripts: Option<Arc<TranscriptLogger>>,
 }

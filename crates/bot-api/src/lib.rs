@@ -11,6 +11,7 @@ pub mod settings;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod transcripts;
 pub mod turn;
 
 pub use app_state::AppState;

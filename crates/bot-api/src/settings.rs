@@ -8,8 +8,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use bot_storage::{BlobAuth, BlobConfig, CosmosAuth, CosmosConfig};
 use config::{Config, Environment, File, FileFormat};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 
 const DEFAULTS: &str = include_str!("../../../config/default.toml");
@@ -51,6 +52,66 @@ pub struct StorageSettings {
     pub kind: String,
     #[serde(default)]
     pub path: Option<String>,
+    #[serde(default)]
+    pub cosmos: Option<CosmosSettings>,
+    #[serde(default)]
+    pub blob: Option<BlobSettings>,
+}
+
+/// `[storage.cosmos]`: Cosmos DB in botbuilder's CosmosDbPartitionedStorage layout.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CosmosSettings {
+    #[serde(default)]
+    pub endpoint: String,
+    #[serde(default)]
+    pub database: String,
+    #[serde(default)]
+    pub container: String,
+    /// `key` or `managed_identity`.
+    #[serde(default)]
+    pub auth: String,
+    #[serde(default)]
+    pub key: Option<SecretString>,
+    #[serde(default)]
+    pub managed_identity_client_id: Option<String>,
+    #[serde(default)]
+    pub preferred_regions: Vec<String>,
+}
+
+/// `[storage.blob]`: Blob Storage in botbuilder's BlobsStorage layout.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BlobSettings {
+    #[serde(default)]
+    pub account_url: String,
+    #[serde(default)]
+    pub secondary_url: Option<String>,
+    #[serde(default)]
+    pub container: String,
+    /// `sas` or `managed_identity`.
+    #[serde(default)]
+    pub auth: String,
+    #[serde(default)]
+    pub sas: Option<SecretString>,
+    #[serde(default)]
+    pub managed_identity_client_id: Option<String>,
+}
+
+/// `[transcripts]`: where every activity of a conversation is logged.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TranscriptSettings {
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub blob: Option<BlobSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub enum TranscriptKind {
+    Off,
+    Sqlite { path: PathBuf },
+    Blob(BlobConfig),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -174,6 +235,8 @@ struct Raw {
     server: ServerSettings,
     bot: BotSettings,
     storage: StorageSettings,
+    #[serde(default)]
+    transcripts: TranscriptSettings,
     qna: QnaSettings,
     health: HealthSettings,
     log: LogSettings,
@@ -182,11 +245,33 @@ struct Raw {
     telemetry: TelemetrySettings,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[derive(Debug, Clone)]
 pub enum StorageKind {
     Memory,
     Sqlite { path: PathBuf },
+    Cosmos(CosmosConfig),
+    Blob(BlobConfig),
+}
+
+impl StorageKind {
+    /// What the settings dump shows: where the state lives, never how to
+    /// authenticate (keys and SAS are secrets).
+    pub fn summary(&self) -> serde_json::Value {
+        match self {
+            StorageKind::Memory => serde_json::json!({"kind": "memory"}),
+            StorageKind::Sqlite { path } => {
+                serde_json::json!({"kind": "sqlite", "path": path.display().to_string()})
+            }
+            StorageKind::Cosmos(c) => serde_json::json!({
+                "kind": "cosmos", "endpoint": c.endpoint, "database": c.database,
+                "container": c.container, "preferredRegions": c.preferred_regions,
+            }),
+            StorageKind::Blob(b) => serde_json::json!({
+                "kind": "blob", "accountUrl": b.account_url,
+                "secondaryUrl": b.secondary_url, "container": b.container,
+            }),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -202,6 +287,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub bot: BotSettings,
     pub storage: StorageKind,
+    pub transcripts: TranscriptKind,
     pub qna: QnaKind,
     pub health: HealthSettings,
     pub log: LogSettings,
@@ -222,7 +308,7 @@ impl Settings {
             "listen": self.listen.to_string(),
             "server": self.server,
             "bot": self.bot,
-            "storage": self.storage,
+            "storage": self.storage.summary(),
             "qna": self.qna,
             "health": self.health,
             "log": self.log,
@@ -281,6 +367,7 @@ impl Settings {
             .with_list_parse_key("bot.welcome_suggestions")
             .with_list_parse_key("auth.allowed_service_hosts")
             .with_list_parse_key("auth.allowed_callers")
+            .with_list_parse_key("storage.cosmos.preferred_regions")
             .source(Some(env.iter().cloned().collect()));
         let cfg = builder
             .add_source(env_source)
@@ -347,11 +434,43 @@ impl Settings {
                         .ok_or_else(|| invalid("storage.path", "", "sqlite needs a file path"))?,
                 ),
             },
+            "cosmos" => StorageKind::Cosmos(cosmos_config(raw.storage.cosmos.as_ref(), &invalid)?),
+            "blob" => StorageKind::Blob(blob_config(
+                raw.storage.blob.as_ref(),
+                "storage.blob",
+                &invalid,
+            )?),
             other => {
                 return Err(invalid(
                     "storage.kind",
                     other,
-                    "unknown storage kind; expected memory or sqlite",
+                    "unknown storage kind; expected memory, sqlite, cosmos or blob",
+                ))
+            }
+        };
+        let transcripts = match raw.transcripts.kind.as_str() {
+            "" | "off" => TranscriptKind::Off,
+            "sqlite" => TranscriptKind::Sqlite {
+                path: PathBuf::from(
+                    raw.transcripts
+                        .path
+                        .clone()
+                        .filter(|p| !p.is_empty())
+                        .ok_or_else(|| {
+                            invalid("transcripts.path", "", "sqlite needs a file path")
+                        })?,
+                ),
+            },
+            "blob" => TranscriptKind::Blob(blob_config(
+                raw.transcripts.blob.as_ref(),
+                "transcripts.blob",
+                &invalid,
+            )?),
+            other => {
+                return Err(invalid(
+                    "transcripts.kind",
+                    other,
+                    "expected off, sqlite or blob",
                 ))
             }
         };
@@ -524,6 +643,7 @@ impl Settings {
             server: raw.server,
             bot: raw.bot,
             storage,
+            transcripts,
             qna,
             health: raw.health,
             log: raw.log,
@@ -532,6 +652,172 @@ impl Settings {
             telemetry,
         })
     }
+}
+
+type Invalid<'a> = dyn Fn(&str, &str, &str) -> SettingsError + 'a;
+
+fn http_url(value: &str) -> bool {
+    (value.starts_with("https://") || value.starts_with("http://"))
+        && value.len() > "https://".len()
+        && !value.contains(char::is_whitespace)
+        && !value.contains('?')
+}
+
+fn secret(s: &Option<SecretString>) -> Option<SecretString> {
+    s.as_ref()
+        .filter(|v| !v.expose_secret().trim().is_empty())
+        .cloned()
+}
+
+fn client_id(s: &Option<String>) -> Option<String> {
+    s.as_ref().filter(|v| !v.trim().is_empty()).cloned()
+}
+
+fn cosmos_config(
+    raw: Option<&CosmosSettings>,
+    invalid: &Invalid<'_>,
+) -> Result<CosmosConfig, SettingsError> {
+    let raw = raw.ok_or_else(|| {
+        invalid(
+            "storage.cosmos",
+            "",
+            "cosmos storage needs a [storage.cosmos] section",
+        )
+    })?;
+    if !http_url(&raw.endpoint) {
+        return Err(invalid(
+            "storage.cosmos.endpoint",
+            &raw.endpoint,
+            "expected the account URL, e.g. https://myaccount.documents.azure.com:443/",
+        ));
+    }
+    for (key, value) in [
+        ("storage.cosmos.database", &raw.database),
+        ("storage.cosmos.container", &raw.container),
+    ] {
+        if value.is_empty() || value.contains(['/', '\\', '?', '#']) {
+            return Err(invalid(key, value, "a name without / \\ ? or #"));
+        }
+    }
+    let auth = match raw.auth.as_str() {
+        "key" => CosmosAuth::Key(secret(&raw.key).ok_or_else(|| {
+            invalid(
+                "storage.cosmos.key",
+                "",
+                "auth = \"key\" needs the account key (set BOT__STORAGE__COSMOS__KEY)",
+            )
+        })?),
+        "managed_identity" => CosmosAuth::ManagedIdentity {
+            client_id: client_id(&raw.managed_identity_client_id),
+        },
+        other => {
+            return Err(invalid(
+                "storage.cosmos.auth",
+                other,
+                "expected key or managed_identity",
+            ))
+        }
+    };
+    if raw.preferred_regions.is_empty() || raw.preferred_regions.iter().any(|r| r.trim().is_empty())
+    {
+        return Err(invalid(
+            "storage.cosmos.preferred_regions",
+            &raw.preferred_regions.join(","),
+            "list the regions this deployment prefers, its own region first",
+        ));
+    }
+    Ok(CosmosConfig {
+        endpoint: raw.endpoint.clone(),
+        database: raw.database.clone(),
+        container: raw.container.clone(),
+        auth,
+        preferred_regions: raw.preferred_regions.clone(),
+    })
+}
+
+fn blob_config(
+    raw: Option<&BlobSettings>,
+    section: &str,
+    invalid: &Invalid<'_>,
+) -> Result<BlobConfig, SettingsError> {
+    let key = |name: &str| format!("{section}.{name}");
+    let raw = raw.ok_or_else(|| {
+        invalid(
+            section,
+            "",
+            &format!("kind = \"blob\" needs a [{section}] section"),
+        )
+    })?;
+    if !http_url(&raw.account_url) || raw.account_url.ends_with('/') {
+        return Err(invalid(
+            &key("account_url"),
+            &raw.account_url,
+            "expected the blob service URL without a trailing / or a SAS, e.g. https://myaccount.blob.core.windows.net",
+        ));
+    }
+    let secondary_url = raw.secondary_url.clone().filter(|s| !s.is_empty());
+    if let Some(s) = &secondary_url {
+        if !http_url(s) || s.ends_with('/') {
+            return Err(invalid(
+                &key("secondary_url"),
+                s,
+                "expected the RA-GRS read URL without a trailing /, e.g. https://myaccount-secondary.blob.core.windows.net",
+            ));
+        }
+    }
+    // Container naming rules: 3-63 of lowercase letters, digits and '-'.
+    let c = &raw.container;
+    if !(3..=63).contains(&c.len())
+        || !c
+            .chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+        || c.starts_with('-')
+        || c.ends_with('-')
+        || c.contains("--")
+    {
+        return Err(invalid(
+            &key("container"),
+            c,
+            "3-63 lowercase letters, digits and single hyphens",
+        ));
+    }
+    let auth = match raw.auth.as_str() {
+        "sas" => BlobAuth::Sas(secret(&raw.sas).ok_or_else(|| {
+            invalid(
+                &key("sas"),
+                "",
+                &format!(
+                    "auth = \"sas\" needs a SAS token (set BOT__{}__SAS)",
+                    section.to_uppercase().replace('.', "__")
+                ),
+            )
+        })?),
+        "managed_identity" => {
+            if raw.account_url.starts_with("http://") {
+                return Err(invalid(
+                    &key("account_url"),
+                    &raw.account_url,
+                    "managed identity needs an https:// account URL",
+                ));
+            }
+            BlobAuth::ManagedIdentity {
+                client_id: client_id(&raw.managed_identity_client_id),
+            }
+        }
+        other => {
+            return Err(invalid(
+                &key("auth"),
+                other,
+                "expected sas or managed_identity",
+            ))
+        }
+    };
+    Ok(BlobConfig {
+        account_url: raw.account_url.clone(),
+        secondary_url,
+        container: raw.container.clone(),
+        auth,
+    })
 }
 
 #[cfg(test)]
@@ -575,7 +861,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(s.listen.port(), 0);
-        assert_eq!(s.storage, StorageKind::Memory);
+        assert!(matches!(s.storage, StorageKind::Memory));
         assert_eq!(s.app.app_id.as_deref(), Some("app-1"));
         assert!(!format!("{:?}", s.app).contains("hunter2"));
     }
@@ -669,6 +955,92 @@ mod tests {
             ("IDENTITY_HEADER", "h"),
         ]))
         .unwrap();
+    }
+
+    #[test]
+    fn cosmos_and_blob_storage_from_config_alone() {
+        let s = Settings::load_from(&env(&[
+            ("BOT__STORAGE__KIND", "cosmos"),
+            ("BOT__STORAGE__COSMOS__ENDPOINT", "http://127.0.0.1:8081/"),
+            ("BOT__STORAGE__COSMOS__DATABASE", "bot"),
+            ("BOT__STORAGE__COSMOS__CONTAINER", "state"),
+            ("BOT__STORAGE__COSMOS__AUTH", "key"),
+            ("BOT__STORAGE__COSMOS__KEY", "c2VjcmV0LWtleQ=="),
+            (
+                "BOT__STORAGE__COSMOS__PREFERRED_REGIONS",
+                "East US 2,Central US",
+            ),
+        ]))
+        .unwrap();
+        match &s.storage {
+            StorageKind::Cosmos(c) => {
+                assert_eq!(c.preferred_regions, ["East US 2", "Central US"]);
+                assert!(matches!(c.auth, CosmosAuth::Key(_)));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!format!("{s:?}").contains("c2VjcmV0LWtleQ"));
+        let e = Settings::load_from(&env(&[
+            ("BOT__STORAGE__KIND", "cosmos"),
+            ("BOT__STORAGE__COSMOS__ENDPOINT", "http://127.0.0.1:8081/"),
+            ("BOT__STORAGE__COSMOS__DATABASE", "bot"),
+            ("BOT__STORAGE__COSMOS__CONTAINER", "state"),
+            ("BOT__STORAGE__COSMOS__AUTH", "key"),
+            ("BOT__STORAGE__COSMOS__PREFERRED_REGIONS", "East US 2"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("storage.cosmos.key"), "{e}");
+
+        let s = Settings::load_from(&env(&[
+            ("BOT__STORAGE__KIND", "blob"),
+            (
+                "BOT__STORAGE__BLOB__ACCOUNT_URL",
+                "https://acct.blob.core.windows.net",
+            ),
+            (
+                "BOT__STORAGE__BLOB__SECONDARY_URL",
+                "https://acct-secondary.blob.core.windows.net",
+            ),
+            ("BOT__STORAGE__BLOB__CONTAINER", "bot-state"),
+            ("BOT__STORAGE__BLOB__AUTH", "managed_identity"),
+        ]))
+        .unwrap();
+        assert!(matches!(
+            &s.storage,
+            StorageKind::Blob(b) if b.secondary_url.is_some()
+                && matches!(b.auth, BlobAuth::ManagedIdentity { client_id: None })
+        ));
+        let e = Settings::load_from(&env(&[
+            ("BOT__STORAGE__KIND", "blob"),
+            (
+                "BOT__STORAGE__BLOB__ACCOUNT_URL",
+                "https://acct.blob.core.windows.net/",
+            ),
+            ("BOT__STORAGE__BLOB__CONTAINER", "bot-state"),
+            ("BOT__STORAGE__BLOB__AUTH", "sas"),
+            ("BOT__STORAGE__BLOB__SAS", "sv=1&sig=x"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("storage.blob.account_url") && e.contains("environment"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn region_files_configure_cosmos_with_their_own_region_first() {
+        for (region, first) in [("eastus2", "East US 2"), ("centralus", "Central US")] {
+            let s = Settings::load_from(&env(&[("BOT_REGION", region)])).unwrap();
+            match &s.storage {
+                StorageKind::Cosmos(c) => {
+                    assert_eq!(c.preferred_regions[0], first);
+                    assert!(matches!(c.auth, CosmosAuth::ManagedIdentity { .. }));
+                }
+                other => panic!("{region}: {other:?}"),
+            }
+        }
     }
 
     #[test]

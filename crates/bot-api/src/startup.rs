@@ -10,7 +10,10 @@ use axum::routing::{get, post};
 use axum::Router;
 use bot_auth::{AppCredentials, AppIdentity, ChannelValidator, InboundConfig, ServiceUrlPolicy};
 use bot_schema::{ConnectorClient, CredentialProvider, NoCredentials};
-use bot_storage::{MemoryStorage, SqliteStorage, Storage};
+use bot_storage::transcript::{BlobTranscriptStore, SqliteTranscriptStore};
+use bot_storage::{
+    BlobStorage, CosmosStorage, MemoryStorage, SqliteStorage, Storage, TranscriptStore,
+};
 use qna::{Answerer, NormalizedMatchAnswerer};
 use secrecy::SecretString;
 use tokio::net::TcpListener;
@@ -24,8 +27,9 @@ use crate::readiness::{
     ChannelAuthCheck, HealthCheck, KnowledgeBaseCheck, Readiness, StorageCheck,
 };
 use crate::routes::{admin, health, messages};
-use crate::settings::{QnaKind, Settings, StorageKind};
+use crate::settings::{QnaKind, Settings, StorageKind, TranscriptKind};
 use crate::telemetry;
+use crate::transcripts::TranscriptLogger;
 
 /// Inbound validation and outbound credentials for a configured app id.
 fn channel_security(
@@ -96,13 +100,46 @@ fn channel_security(
     Ok((Arc::new(validator), Arc::new(credentials)))
 }
 
-pub fn open_storage(kind: &StorageKind) -> anyhow::Result<Arc<dyn Storage>> {
+pub async fn open_storage(kind: &StorageKind) -> anyhow::Result<Arc<dyn Storage>> {
     Ok(match kind {
         StorageKind::Memory => Arc::new(MemoryStorage::new()),
         StorageKind::Sqlite { path } => Arc::new(
             SqliteStorage::open(path)
                 .with_context(|| format!("opening SQLite state at {}", path.display()))?,
         ),
+        StorageKind::Cosmos(c) => Arc::new(CosmosStorage::open(c).await.with_context(|| {
+            format!(
+                "opening Cosmos DB state at {} (database {}, container {})",
+                c.endpoint, c.database, c.container
+            )
+        })?),
+        StorageKind::Blob(b) => Arc::new(BlobStorage::open(b).await.with_context(|| {
+            format!(
+                "opening Blob state at {} (container {})",
+                b.account_url, b.container
+            )
+        })?),
+    })
+}
+
+/// The transcript store the settings name, if transcripts are on.
+pub async fn open_transcripts(
+    kind: &TranscriptKind,
+) -> anyhow::Result<Option<Arc<dyn TranscriptStore>>> {
+    Ok(match kind {
+        TranscriptKind::Off => None,
+        TranscriptKind::Sqlite { path } => Some(Arc::new(
+            SqliteTranscriptStore::open(path)
+                .with_context(|| format!("opening SQLite transcripts at {}", path.display()))?,
+        )),
+        TranscriptKind::Blob(b) => Some(Arc::new(
+            BlobTranscriptStore::open(b).await.with_context(|| {
+                format!(
+                    "opening Blob transcripts at {} (container {})",
+                    b.account_url, b.container
+                )
+            })?,
+        )),
     })
 }
 
@@ -129,9 +166,12 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
             settings.bot.mode
         );
     }
-    let storage = open_storage(&settings.storage)?;
+    let storage = open_storage(&settings.storage).await?;
+    let transcripts = open_transcripts(&settings.transcripts)
+        .await?
+        .map(|t| Arc::new(TranscriptLogger::new(t)));
     let answerer = open_answerer(&settings.qna)?;
-    build_state_with(settings, storage, answerer).await
+    build_state_with(settings, storage, answerer, transcripts).await
 }
 
 /// The application around dependencies that are already open (tests use it
@@ -140,6 +180,7 @@ pub async fn build_state_with(
     settings: Settings,
     storage: Arc<dyn Storage>,
     answerer: Arc<dyn Answerer>,
+    transcripts: Option<Arc<TranscriptLogger>>,
 ) -> anyhow::Result<AppState> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
@@ -209,6 +250,7 @@ pub async fn build_state_with(
         auth,
         service_urls,
         telemetry: events,
+        transcripts,
     })
 }
 

@@ -68,7 +68,7 @@ fn settings() -> Settings {
 async fn app_with(storage: Arc<CountingStorage>) -> (axum::Router, bot_api::AppState) {
     let s = settings();
     let answerer = startup::open_answerer(&s.qna).unwrap();
-    let state = startup::build_state_with(s, storage, answerer)
+    let state = startup::build_state_with(s, storage, answerer, None)
         .await
         .unwrap();
     (startup::app(state.clone()), state)

@@ -2,12 +2,19 @@
 //! concurrency, in the shape of botbuilder's `Storage` interface, and its
 //! backends.
 
+pub mod blob;
+pub mod cosmos;
 pub mod error;
 pub mod memory;
 pub mod sqlite;
+pub mod standins;
 pub mod storage;
+pub mod transcript;
 
+pub use blob::{BlobAuth, BlobConfig, BlobStorage};
+pub use cosmos::{CosmosAuth, CosmosConfig, CosmosStorage};
 pub use error::StorageError;
 pub use memory::MemoryStorage;
 pub use sqlite::SqliteStorage;
 pub use storage::{new_etag, Change, Precondition, Storage, StoreItem};
+pub use transcript::{PagedResult, TranscriptInfo, TranscriptStore};

@@ -43,3 +43,10 @@ async fn sqlite_state_survives_reopen() {
     assert_eq!(got["k"].document, json!({"a": 1}));
     assert_eq!(got["k"].etag, etag);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_transcripts_conform() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = bot_storage::transcript::SqliteTranscriptStore::open(dir.path().join("t.db")).unwrap();
+    suite::transcripts::run_all(&s, "emulator").await;
+}

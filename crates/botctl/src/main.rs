@@ -9,6 +9,8 @@ mod config_cmd;
 mod drill;
 mod index;
 mod kb_sync;
+mod state_cmd;
+mod transcript_cmd;
 mod unattended;
 
 #[derive(Parser)]
@@ -33,6 +35,10 @@ enum Command {
     Index(index::IndexArgs),
     /// Knowledge-base operations: sync to the secondary region.
     Kb(kb_sync::KbArgs),
+    /// Read, write or delete one state document on the configured backend.
+    State(state_cmd::StateArgs),
+    /// List, read or delete conversation transcripts.
+    Transcript(transcript_cmd::TranscriptArgs),
 }
 
 #[tokio::main]
@@ -43,6 +49,8 @@ async fn main() -> ExitCode {
         Command::Drill(args) => drill::run(*args).await,
         Command::Index(args) => index::run(args).await,
         Command::Kb(args) => kb_sync::run(args).await,
+        Command::State(args) => state_cmd::run(args).await,
+        Command::Transcript(args) => transcript_cmd::run(args).await,
     };
     match result {
         Ok(code) => code,

@@ -76,6 +76,11 @@ pub async fn post(
             });
         }
     };
+    // The turn is saved: its transcript is written now (a failure there is
+    // logged and counted inside, never lost silently, never fails the turn).
+    if let Some(t) = &app.transcripts {
+        t.log_turn(&activity, &replies).await;
+    }
     async {
         if expect_replies {
             replies.iter().for_each(|r| app.telemetry.message_sent(r));

@@ -1,6 +1,8 @@
 //! The conformance suite shared by every backend's tests.
 #![allow(dead_code)]
 
+pub mod transcripts;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 

@@ -1,0 +1,141 @@
+#!/usr/bin/env node
+// A local Cosmos DB stand-in: @vercel/cosmosdb-server, patched where the
+// official Rust SDK (azure_data_cosmos 1.x) expects what real Cosmos does.
+//
+//   node standins/cosmos.js [--port N] [--host 127.0.0.1]
+//
+// Prints one line `COSMOS_ENDPOINT=http://host:port/` once it accepts
+// connections, then serves until killed. Plain http only: the SDK is told
+// (by the caller) to use HTTP/1.1 and JSON, as the server speaks nothing else.
+"use strict";
+
+const path = require("path");
+
+const lib = path.join(
+  path.dirname(require.resolve("@vercel/cosmosdb-server/package.json")),
+  "lib"
+);
+const handler = (name) => require(path.join(lib, "handler", name));
+
+// Patch a handler module before routes.js captures its `default`.
+function wrap(name, make) {
+  const mod = handler(name);
+  mod.default = make(mod.default);
+}
+
+// 1. Partition key range ids are strings in real Cosmos; the server stores
+//    the number 0 and the Rust SDK refuses to deserialize it.
+function stringifyRangeIds(body) {
+  if (body && Array.isArray(body.PartitionKeyRanges)) {
+    for (const r of body.PartitionKeyRanges) {
+      if (r && typeof r.id === "number") r.id = String(r.id);
+      if (r && Array.isArray(r.parents)) r.parents = r.parents.map(String);
+    }
+  }
+  return body;
+}
+wrap("read-partition-key-ranges", (orig) => async (...args) =>
+  stringifyRangeIds(await orig(...args))
+);
+
+// 2. A read of a missing item is 404 in Cosmos; the server dereferences the
+//    missing document and answers 500.
+wrap("read-document", (orig) => (account, req, res, params) => {
+  try {
+    return orig(account, req, res, params);
+  } catch (err) {
+    if (err instanceof TypeError) {
+      res.statusCode = 404;
+      return {
+        code: "NotFound",
+        message: "Entity with the specified id does not exist in the system.",
+      };
+    }
+    throw err;
+  }
+});
+
+// 3. With --no-ssl the account still advertises https:// endpoints, and the
+//    SDK follows them. Advertise what is actually served.
+wrap("read-meta", (orig) => (account, req, res, params) => {
+  const meta = orig(account, req, res, params);
+  const copy = JSON.parse(JSON.stringify(meta));
+  for (const list of [copy.writableLocations, copy.readableLocations]) {
+    for (const loc of list || []) {
+      loc.databaseAccountEndpoint = loc.databaseAccountEndpoint.replace(
+        /^https:/,
+        "http:"
+      );
+    }
+  }
+  return copy;
+});
+
+// 4. The SDK scopes a query by the partition key header, or by a partition
+//    key range id, and does not repeat the key in the SQL. The server
+//    insists on the key in the SQL unless the query is cross-partition. Run
+//    it as cross-partition and, when a key was given, keep only that
+//    partition's documents.
+wrap("query-documents", (orig) => async (account, req, res, params) => {
+  const pkHeader = req.headers["x-ms-documentdb-partitionkey"];
+  req.headers["x-ms-documentdb-query-enablecrosspartition"] = "true";
+  const body = await orig(account, req, res, params);
+  let key;
+  try {
+    const parsed = pkHeader ? JSON.parse(pkHeader) : undefined;
+    key = Array.isArray(parsed) ? parsed[0] : parsed;
+  } catch (_) {
+    key = undefined;
+  }
+  if (key === undefined || !body || !Array.isArray(body.Documents)) return body;
+  const coll = account.database(params.dbId).collection(params.collId).read();
+  const paths = (coll && coll.partitionKey && coll.partitionKey.paths) || ["/id"];
+  const field = paths[0].slice(1);
+  const docs = body.Documents.filter(
+    (d) => d === null || typeof d !== "object" || !(field in d) || d[field] === key
+  );
+  if (docs.length !== body.Documents.length) {
+    res.setHeader("x-ms-item-count", String(docs.length));
+  }
+  return { ...body, Documents: docs, _count: docs.length };
+});
+
+const { createHttpServer } = require(lib);
+
+function parseArgs(argv) {
+  const args = { port: 0, host: "127.0.0.1" };
+  for (let i = 0; i < argv.length; i += 1) {
+    const a = argv[i];
+    if (a === "--port" || a === "-p") args.port = parseInt(argv[++i], 10);
+    else if (a === "--host") args.host = argv[++i];
+    else if (a === "--no-ssl") continue; // always plain http
+    else if (a === "--help" || a === "-h") {
+      console.log("usage: node cosmos.js [--port N] [--host 127.0.0.1]");
+      process.exit(0);
+    } else {
+      console.error(`cosmos.js: unknown argument ${a}`);
+      process.exit(2);
+    }
+  }
+  if (!Number.isInteger(args.port) || args.port < 0 || args.port > 65535) {
+    console.error("cosmos.js: --port must be 0-65535");
+    process.exit(2);
+  }
+  return args;
+}
+
+const args = parseArgs(process.argv.slice(2));
+// keepAlive: the SDK pools connections; closing each one costs a handshake.
+const server = createHttpServer({ keepAlive: true });
+server.keepAliveTimeout = 60000;
+server.on("error", (err) => {
+  console.error(`cosmos.js: ${err.message}`);
+  process.exit(1);
+});
+server.listen(args.port, args.host, () => {
+  const { port } = server.address();
+  console.log(`COSMOS_ENDPOINT=http://${args.host}:${port}/`);
+});
+for (const sig of ["SIGTERM", "SIGINT"]) {
+  process.on(sig, () => process.exit(0));
+}
