@@ -146,3 +146,59 @@ async fn readiness_follows_the_regional_dependency() {
     state.drain.set(false);
     assert_eq!(probe(&app, Method::HEAD).await.0, StatusCode::OK);
 }
+
+/// Planned failover by an operator: `/admin/drain` takes the region out of
+/// rotation at once while it keeps serving turns; `/admin/undrain` brings it back.
+#[tokio::test]
+async fn admin_drain_and_undrain() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let key = "admin-key-for-drain-tests-0123456789";
+    let s = Settings::load_from(&[
+        ("BOT_CONFIG_DIR".into(), format!("{root}/config")),
+        ("BOT__QNA__KB_PATH".into(), format!("{root}/kb/sample.tsv")),
+        ("BOT__STORAGE__KIND".into(), "memory".into()),
+        ("BOT__AUTH__ADMIN_KEY".into(), key.into()),
+    ])
+    .unwrap();
+    let answerer = startup::open_answerer(&s.qna).unwrap();
+    let storage = Arc::new(CountingStorage::default());
+    let state = startup::build_state_with(s, storage, answerer, None)
+        .await
+        .unwrap();
+    let app = startup::app(state);
+    let admin = |path: &str, with_key: bool| {
+        let mut req = Request::builder().method(Method::POST).uri(path);
+        if with_key {
+            req = req.header("x-admin-key", key);
+        }
+        let app = app.clone();
+        let req = req.body(Body::empty()).unwrap();
+        async move { app.oneshot(req).await.unwrap().status() }
+    };
+    assert_eq!(admin("/admin/drain", false).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(probe(&app, Method::GET).await.0, StatusCode::OK);
+    assert_eq!(admin("/admin/drain", true).await, StatusCode::OK);
+    let (status, body) = probe(&app, Method::GET).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let report: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(report["draining"], true);
+    // Still serving turns while drained.
+    let activity = serde_json::json!({
+        "type": "message", "id": "d1", "channelId": "test", "deliveryMode": "expectReplies",
+        "conversation": {"id": "c-drain"}, "from": {"id": "u"}, "recipient": {"id": "b"},
+        "text": "Hello",
+    });
+    let resp = app
+        .clone()
+        .oneshot(
+            Request::post("/api/messages")
+                .header("content-type", "application/json")
+                .body(Body::from(activity.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(admin("/admin/undrain", true).await, StatusCode::OK);
+    assert_eq!(probe(&app, Method::GET).await.0, StatusCode::OK);
+}

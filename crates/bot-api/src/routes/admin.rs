@@ -6,7 +6,7 @@
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
@@ -19,6 +19,8 @@ pub const ADMIN_KEY_HEADER: &str = "x-admin-key";
 pub fn router(key: SecretString) -> Router<AppState> {
     Router::new()
         .route("/config", get(config))
+        .route("/drain", post(drain))
+        .route("/undrain", post(undrain))
         .layer(middleware::from_fn_with_state(key, require_key))
 }
 
@@ -43,4 +45,18 @@ async fn require_key(
 /// `GET /admin/config`: the effective settings, secrets redacted.
 async fn config(State(app): State<AppState>) -> impl IntoResponse {
     Json(app.settings.redacted())
+}
+
+/// `POST /admin/drain`: planned failover. Readiness answers 503 at once so
+/// the traffic router moves traffic away; every request that still arrives
+/// is served. The process keeps running (SIGTERM is what ends it).
+async fn drain(State(app): State<AppState>) -> impl IntoResponse {
+    let changed = app.drain.set(true);
+    Json(serde_json::json!({"draining": true, "changed": changed}))
+}
+
+/// `POST /admin/undrain`: back into rotation.
+async fn undrain(State(app): State<AppState>) -> impl IntoResponse {
+    let changed = app.drain.set(false);
+    Json(serde_json::json!({"draining": false, "changed": changed}))
 }
