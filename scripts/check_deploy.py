@@ -322,7 +322,7 @@ def self_test(root):
             copy = pathlib.Path(tmp) / "repo"
             shutil.rmtree(copy, ignore_errors=True)
             for part in ("config", "deploy", "infra", ".github"):
-                shutil.copytree(root / part, copy / part)
+                shutil.copytree(root / part, copy / part, ignore=shutil.ignore_patterns(*SKIP_DIRS))
             if rel:
                 target = copy / rel
                 text = target.read_text()
