@@ -308,7 +308,7 @@ CASES = [
     ("a YAML syntax error", ".github/workflows/deploy.yml",
      "permissions:", "permissions: [unclosed", "not valid YAML"),
     ("a pending key whose section landed under other names", "config/default.toml",
-     "[qna]", '[storage.cosmos]\naccount = "x"\n\n[qna]', "config has [storage.cosmos] but no endpoint"),
+     "[qna]", '[transcripts.blob]\naccount = "x"\n\n[qna]', "config has [transcripts.blob] but no account_url"),
     ("a config key removed from default.toml", "config/default.toml",
      'format = "text"', "", "BOT__LOG__FORMAT is not a setting"),
 ]
