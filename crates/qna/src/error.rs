@@ -13,6 +13,8 @@ pub enum QnaError {
     },
     #[error("invalid question: {0}")]
     InvalidQuery(String),
+    #[error("search index: {0}")]
+    Index(String),
     #[error("question answering service unavailable: {0}")]
     Unavailable(String),
 }
