@@ -15,6 +15,8 @@ pub enum QnaError {
     InvalidQuery(String),
     #[error("search index: {0}")]
     Index(String),
+    #[error("{endpoint} refused the question: {message}")]
+    Rejected { endpoint: String, message: String },
     #[error("question answering service unavailable: {0}")]
     Unavailable(String),
 }
