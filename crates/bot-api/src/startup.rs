@@ -10,15 +10,15 @@ use axum::routing::{get, post};
 use axum::Router;
 use bot_schema::{ConnectorClient, NoCredentials};
 use bot_storage::{MemoryStorage, SqliteStorage, Storage};
-use qna::{Answerer, NormalizedMatchAnswerer};
+use qna::{Answerer, CqaClient, EmbeddedAnswerer, QnaMakerClient, RemoteSettings, WithFallback};
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::app_state::AppState;
 use crate::bot::Bot;
 use crate::readiness::Readiness;
-use crate::routes::{health, messages};
-use crate::settings::{QnaKind, Settings, StorageKind};
+use crate::routes::{cqa, health, messages};
+use crate::settings::{QnaKind, RemoteQna, Settings, StorageKind};
 
 pub fn open_storage(kind: &StorageKind) -> anyhow::Result<Arc<dyn Storage>> {
     Ok(match kind {
@@ -30,18 +30,68 @@ pub fn open_storage(kind: &StorageKind) -> anyhow::Result<Arc<dyn Storage>> {
     })
 }
 
+fn open_embedded(kb_path: &std::path::Path) -> anyhow::Result<Arc<EmbeddedAnswerer>> {
+    let answerer = EmbeddedAnswerer::open(kb_path)
+        .with_context(|| format!("loading the knowledge base {}", kb_path.display()))?;
+    let index = answerer.index();
+    tracing::info!(
+        path = %kb_path.display(),
+        answers = index.kb().qnas.len(),
+        questions = index.kb().question_count(),
+        build_ms = index.build_time().as_millis() as u64,
+        "knowledge base loaded"
+    );
+    Ok(Arc::new(answerer))
+}
+
+fn with_fallback(
+    remote: &RemoteQna,
+    primary: Arc<dyn Answerer>,
+) -> anyhow::Result<Arc<dyn Answerer>> {
+    Ok(match &remote.fallback_kb {
+        Some(path) => Arc::new(WithFallback::new(primary, open_embedded(path)?)),
+        None => primary,
+    })
+}
+
+fn remote_settings(remote: &RemoteQna) -> RemoteSettings {
+    RemoteSettings {
+        endpoints: remote.endpoints.clone(),
+        key: remote.key.clone(),
+        policy: remote.policy.clone(),
+    }
+}
+
+/// The answerer the settings name. The embedded KB watches its file and
+/// swaps in a new index on change (needs a Tokio runtime).
 pub fn open_answerer(kind: &QnaKind) -> anyhow::Result<Arc<dyn Answerer>> {
     Ok(match kind {
-        QnaKind::Embedded { kb_path } => {
-            let kb = qna::import::load_path(kb_path)?;
-            tracing::info!(
-                path = %kb_path.display(),
-                answers = kb.qnas.len(),
-                questions = kb.question_count(),
-                "knowledge base loaded"
-            );
-            Arc::new(NormalizedMatchAnswerer::new(kb))
+        QnaKind::Embedded {
+            kb_path,
+            reload_interval_ms,
+        } => {
+            let answerer = open_embedded(kb_path)?;
+            if *reload_interval_ms > 0 && tokio::runtime::Handle::try_current().is_ok() {
+                answerer.watch(Duration::from_millis(*reload_interval_ms));
+            }
+            answerer
         }
+        QnaKind::Cqa {
+            remote,
+            project,
+            deployment,
+        } => with_fallback(
+            remote,
+            Arc::new(CqaClient::new(
+                remote_settings(remote),
+                project.clone(),
+                deployment.clone(),
+            )?),
+        )?,
+        QnaKind::QnaMaker { remote, kb_id } => with_fallback(
+            remote,
+            Arc::new(QnaMakerClient::new(remote_settings(remote), kb_id.clone())?),
+        )?,
     })
 }
 
@@ -93,6 +143,13 @@ pub fn app(state: AppState) -> Router {
         .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
     let limit = state.settings.server.max_body_bytes;
     Router::new()
+        // CQA's path has a literal ':' segment, which axum 0.8 would take
+        // for 0.7 capture syntax without this.
+        .without_v07_checks()
+        .route(
+            "/language/:query-knowledgebases",
+            post(cqa::query_knowledgebases).layer(DefaultBodyLimit::max(limit)),
+        )
         .route(
             "/api/messages",
             post(messages::post).layer(DefaultBodyLimit::max(limit)),

@@ -1,2 +1,3 @@
+pub mod cqa;
 pub mod health;
 pub mod messages;
