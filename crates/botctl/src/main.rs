@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 mod config_cmd;
 
 #[derive(Parser)]
-#[command(name = "botctl", version, about = "Operate the dual-region bot backend")]
+#[command(
+    name = "botctl",
+    version,
+    about = "Operate the dual-region bot backend"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
