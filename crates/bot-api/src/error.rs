@@ -18,6 +18,8 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     NotImplemented(String),
+    #[error("{0}")]
+    Unauthorized(String),
     #[error("turn for conversation {conversation:?} still conflicted after {attempts} attempts")]
     TooManyConflicts { conversation: String, attempts: u32 },
     #[error("state storage: {0}")]
@@ -40,6 +42,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             // The channel retries 5xx; a retry after the contention passes
             // will succeed, so this is "try again", not a server fault.
             ApiError::TooManyConflicts { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -50,6 +53,11 @@ impl ApiError {
             }
             ApiError::Storage(_) => StatusCode::BAD_GATEWAY,
             ApiError::Qna(QnaError::InvalidQuery(_)) => StatusCode::BAD_REQUEST,
+            ApiError::Qna(QnaError::NotSupported(_)) => StatusCode::CONFLICT,
+            // A KB file that does not parse (admin reload): the old KB serves on.
+            ApiError::Qna(QnaError::Parse { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
+            // The remote service refused a request we built: our fault, not the caller's.
+            ApiError::Qna(QnaError::Rejected { .. }) => StatusCode::BAD_GATEWAY,
             ApiError::Qna(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Connector(
                 SchemaError::MissingField(_) | SchemaError::InvalidServiceUrl { .. },
@@ -76,6 +84,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "BadArgument",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::NotImplemented(_) => "NotImplemented",
+            ApiError::Unauthorized(_) => "Unauthorized",
             ApiError::TooManyConflicts { .. } => "TooManyConflicts",
             ApiError::Storage(_) => "StorageError",
             ApiError::Qna(_) => "QnaError",

@@ -119,6 +119,55 @@ pub struct QnaSettings {
     pub kind: String,
     #[serde(default)]
     pub kb_path: Option<String>,
+    /// Remote kinds: this region's endpoint first, the paired region's next.
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+    #[serde(default)]
+    pub key: Option<SecretString>,
+    /// One key per endpoint, in `endpoints` order (two regional resources
+    /// have two keys); `key` then need not be set.
+    #[serde(default)]
+    pub endpoint_keys: Vec<SecretString>,
+    #[serde(default)]
+    pub project_name: Option<String>,
+    #[serde(default)]
+    pub deployment_name: Option<String>,
+    #[serde(default)]
+    pub kb_id: Option<String>,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    #[serde(default = "default_breaker_failures")]
+    pub breaker_failures: u32,
+    #[serde(default = "default_breaker_cooldown_ms")]
+    pub breaker_cooldown_ms: u64,
+    /// Remote kinds: answer from `kb_path` when every endpoint is down.
+    #[serde(default)]
+    pub fallback: bool,
+    /// Serve mode: callers of /language/:query-knowledgebases must send
+    /// this as Ocp-Apim-Subscription-Key when it is set.
+    #[serde(default)]
+    pub serve_key: Option<SecretString>,
+    /// Embedded: how often the KB file is checked for changes (0: never).
+    #[serde(default = "default_reload_ms")]
+    pub reload_interval_ms: u64,
+}
+
+fn default_timeout_ms() -> u64 {
+    3000
+}
+fn default_retries() -> u32 {
+    1
+}
+fn default_breaker_failures() -> u32 {
+    3
+}
+fn default_breaker_cooldown_ms() -> u64 {
+    30_000
+}
+fn default_reload_ms() -> u64 {
+    2000
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -274,10 +323,63 @@ impl StorageKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+/// A remote question-answering service and how to fail over between its
+/// regional endpoints.
+#[derive(Debug, Clone)]
+pub struct RemoteQna {
+    pub endpoints: Vec<String>,
+    pub key: SecretString,
+    /// One key per endpoint when the regions' resources differ.
+    pub endpoint_keys: Vec<SecretString>,
+    pub policy: failover::Policy,
+    /// The embedded KB answering when every endpoint is down.
+    pub fallback_kb: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
 pub enum QnaKind {
-    Embedded { kb_path: PathBuf },
+    Embedded {
+        kb_path: PathBuf,
+        reload_interval_ms: u64,
+    },
+    Cqa {
+        remote: RemoteQna,
+        project: String,
+        deployment: String,
+    },
+    QnaMaker {
+        remote: RemoteQna,
+        kb_id: String,
+    },
+}
+
+impl QnaKind {
+    /// What the settings dump shows: the backend and its endpoints, never
+    /// the service key.
+    pub fn summary(&self) -> serde_json::Value {
+        match self {
+            QnaKind::Embedded {
+                kb_path,
+                reload_interval_ms,
+            } => serde_json::json!({
+                "kind": "embedded", "kbPath": kb_path.display().to_string(),
+                "reloadIntervalMs": reload_interval_ms,
+            }),
+            QnaKind::Cqa {
+                remote,
+                project,
+                deployment,
+            } => serde_json::json!({
+                "kind": "cqa", "endpoints": remote.endpoints, "projectName": project,
+                "deploymentName": deployment,
+                "fallbackKb": remote.fallback_kb.as_ref().map(|p| p.display().to_string()),
+            }),
+            QnaKind::QnaMaker { remote, kb_id } => serde_json::json!({
+                "kind": "qnamaker", "endpoints": remote.endpoints, "kbId": kb_id,
+                "fallbackKb": remote.fallback_kb.as_ref().map(|p| p.display().to_string()),
+            }),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -289,6 +391,8 @@ pub struct Settings {
     pub storage: StorageKind,
     pub transcripts: TranscriptKind,
     pub qna: QnaKind,
+    /// Serve mode's expected `Ocp-Apim-Subscription-Key`, when set.
+    pub qna_serve_key: Option<SecretString>,
     pub health: HealthSettings,
     pub log: LogSettings,
     pub auth: AuthSettings,
@@ -309,7 +413,7 @@ impl Settings {
             "server": self.server,
             "bot": self.bot,
             "storage": self.storage.summary(),
-            "qna": self.qna,
+            "qna": self.qna.summary(),
             "health": self.health,
             "log": self.log,
             "auth": self.auth,
@@ -368,6 +472,8 @@ impl Settings {
             .with_list_parse_key("auth.allowed_service_hosts")
             .with_list_parse_key("auth.allowed_callers")
             .with_list_parse_key("storage.cosmos.preferred_regions")
+            .with_list_parse_key("qna.endpoints")
+            .with_list_parse_key("qna.endpoint_keys")
             .source(Some(env.iter().cloned().collect()));
         let cfg = builder
             .add_source(env_source)
@@ -474,20 +580,109 @@ impl Settings {
                 ))
             }
         };
-        let qna = match raw.qna.kind.as_str() {
-            "embedded" => {
-                let p = raw.qna.kb_path.clone().unwrap_or_default();
-                let path = PathBuf::from(&p);
-                if !path.is_file() {
-                    return Err(invalid("qna.kb_path", &p, "knowledge-base file not found"));
-                }
-                QnaKind::Embedded { kb_path: path }
+        let q = &raw.qna;
+        let kb_path = || -> Result<PathBuf, SettingsError> {
+            let p = q.kb_path.clone().unwrap_or_default();
+            let path = PathBuf::from(&p);
+            if !path.is_file() {
+                return Err(invalid("qna.kb_path", &p, "knowledge-base file not found"));
             }
+            Ok(path)
+        };
+        let required = |key: &str, v: &Option<String>| -> Result<String, SettingsError> {
+            v.clone()
+                .filter(|s| !s.trim().is_empty())
+                .ok_or_else(|| invalid(key, "", &format!("required when qna.kind = {:?}", q.kind)))
+        };
+        let remote = || -> Result<RemoteQna, SettingsError> {
+            if q.endpoints.is_empty() {
+                return Err(invalid(
+                    "qna.endpoints",
+                    "",
+                    "list this region's endpoint first, then the paired region's",
+                ));
+            }
+            for e in &q.endpoints {
+                if !(e.starts_with("https://") || e.starts_with("http://")) || e.len() < 10 {
+                    return Err(invalid("qna.endpoints", e, "expected an http(s):// URL"));
+                }
+            }
+            if !q.endpoint_keys.is_empty() && q.endpoint_keys.len() != q.endpoints.len() {
+                return Err(invalid(
+                    "qna.endpoint_keys",
+                    &format!("{} keys", q.endpoint_keys.len()),
+                    &format!(
+                        "give one key per endpoint ({}), in the same order, or none",
+                        q.endpoints.len()
+                    ),
+                ));
+            }
+            let key = q
+                .key
+                .clone()
+                .filter(|k| !secrecy::ExposeSecret::expose_secret(k).is_empty())
+                .or_else(|| q.endpoint_keys.first().cloned())
+                .ok_or_else(|| {
+                    invalid(
+                        "qna.key",
+                        "",
+                        "the service key is required (BOT__QNA__KEY, or one per endpoint in BOT__QNA__ENDPOINT_KEYS)",
+                    )
+                })?;
+            if q.timeout_ms < 50 {
+                return Err(invalid(
+                    "qna.timeout_ms",
+                    &q.timeout_ms.to_string(),
+                    "must be at least 50",
+                ));
+            }
+            if q.retries > 5 {
+                return Err(invalid(
+                    "qna.retries",
+                    &q.retries.to_string(),
+                    "must be 0 to 5",
+                ));
+            }
+            if q.breaker_failures == 0 {
+                return Err(invalid("qna.breaker_failures", "0", "must be at least 1"));
+            }
+            Ok(RemoteQna {
+                endpoints: q.endpoints.clone(),
+                key,
+                endpoint_keys: q.endpoint_keys.clone(),
+                policy: failover::Policy {
+                    per_try_timeout: std::time::Duration::from_millis(q.timeout_ms),
+                    retries: q.retries,
+                    breaker_failures: q.breaker_failures,
+                    breaker_cooldown: std::time::Duration::from_millis(q.breaker_cooldown_ms),
+                    ..failover::Policy::default()
+                },
+                fallback_kb: if q.fallback { Some(kb_path()?) } else { None },
+            })
+        };
+        let qna = match q.kind.as_str() {
+            "embedded" => QnaKind::Embedded {
+                kb_path: kb_path()?,
+                reload_interval_ms: q.reload_interval_ms,
+            },
+            "cqa" => QnaKind::Cqa {
+                remote: remote()?,
+                project: required("qna.project_name", &q.project_name)?,
+                deployment: q
+                    .deployment_name
+                    .clone()
+                    .filter(|d| !d.is_empty())
+                    .unwrap_or_else(|| "production".into()),
+            },
+            "qnamaker" => QnaKind::QnaMaker {
+                remote: remote()?,
+                kb_id: required("qna.kb_id", &q.kb_id)?,
+            },
             other => {
                 return Err(invalid(
                     "qna.kind",
                     other,
-                    "unknown QnA kind; expected embedded",
+                    "unknown QnA kind; expected embedded, cqa or qnamaker",
                 ))
             }
         };
@@ -644,6 +839,11 @@ impl Settings {
             bot: raw.bot,
             storage,
             transcripts,
+            qna_serve_key: raw
+                .qna
+                .serve_key
+                .clone()
+                .filter(|k| !secrecy::ExposeSecret::expose_secret(k).is_empty()),
             qna,
             health: raw.health,
             log: raw.log,
@@ -1041,6 +1241,57 @@ mod tests {
                 other => panic!("{region}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn remote_qna_kinds_validate_and_keep_keys_secret() {
+        let s = Settings::load_from(&env(&[
+            ("BOT__QNA__KIND", "cqa"),
+            (
+                "BOT__QNA__ENDPOINTS",
+                "https://east.example.test,https://west.example.test",
+            ),
+            ("BOT__QNA__KEY", "sekrit-key"),
+            ("BOT__QNA__PROJECT_NAME", "faq"),
+            ("BOT__QNA__FALLBACK", "true"),
+        ]))
+        .unwrap();
+        match &s.qna {
+            QnaKind::Cqa {
+                remote,
+                project,
+                deployment,
+            } => {
+                assert_eq!(remote.endpoints.len(), 2);
+                assert_eq!(project, "faq");
+                assert_eq!(deployment, "production");
+                assert!(remote.fallback_kb.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!format!("{s:?}").contains("sekrit-key"));
+        let e = Settings::load_from(&env(&[
+            ("BOT__QNA__KIND", "qnamaker"),
+            ("BOT__QNA__ENDPOINTS", "https://east.example.test"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("qna.key"), "{e}");
+        let e = Settings::load_from(&env(&[
+            ("BOT__QNA__KIND", "cqa"),
+            ("BOT__QNA__ENDPOINTS", "ftp://nope"),
+            ("BOT__QNA__KEY", "k"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("qna.endpoints") && e.contains("ftp://nope"),
+            "{e}"
+        );
+        let e = Settings::load_from(&env(&[("BOT__QNA__KIND", "oracle")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("qna.kind") && e.contains("environment"), "{e}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use bot_storage::transcript::{BlobTranscriptStore, SqliteTranscriptStore};
 use bot_storage::{
     BlobStorage, CosmosStorage, MemoryStorage, SqliteStorage, Storage, TranscriptStore,
 };
-use qna::{Answerer, NormalizedMatchAnswerer};
+use qna::{Answerer, CqaClient, EmbeddedAnswerer, QnaMakerClient, RemoteSettings, WithFallback};
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -26,8 +26,8 @@ use crate::drain::Drain;
 use crate::readiness::{
     ChannelAuthCheck, HealthCheck, KnowledgeBaseCheck, Readiness, StorageCheck,
 };
-use crate::routes::{admin, health, messages};
-use crate::settings::{QnaKind, Settings, StorageKind, TranscriptKind};
+use crate::routes::{admin, cqa, health, messages};
+use crate::settings::{QnaKind, RemoteQna, Settings, StorageKind, TranscriptKind};
 use crate::telemetry;
 use crate::transcripts::TranscriptLogger;
 
@@ -143,18 +143,69 @@ pub async fn open_transcripts(
     })
 }
 
+fn open_embedded(kb_path: &std::path::Path) -> anyhow::Result<Arc<EmbeddedAnswerer>> {
+    let answerer = EmbeddedAnswerer::open(kb_path)
+        .with_context(|| format!("loading the knowledge base {}", kb_path.display()))?;
+    let index = answerer.index();
+    tracing::info!(
+        path = %kb_path.display(),
+        answers = index.kb().qnas.len(),
+        questions = index.kb().question_count(),
+        build_ms = index.build_time().as_millis() as u64,
+        "knowledge base loaded"
+    );
+    Ok(Arc::new(answerer))
+}
+
+fn with_fallback(
+    remote: &RemoteQna,
+    primary: Arc<dyn Answerer>,
+) -> anyhow::Result<Arc<dyn Answerer>> {
+    Ok(match &remote.fallback_kb {
+        Some(path) => Arc::new(WithFallback::new(primary, open_embedded(path)?)),
+        None => primary,
+    })
+}
+
+fn remote_settings(remote: &RemoteQna) -> RemoteSettings {
+    RemoteSettings {
+        endpoints: remote.endpoints.clone(),
+        key: remote.key.clone(),
+        endpoint_keys: remote.endpoint_keys.clone(),
+        policy: remote.policy.clone(),
+    }
+}
+
+/// The answerer the settings name. The embedded KB watches its file and
+/// swaps in a new index on change (needs a Tokio runtime).
 pub fn open_answerer(kind: &QnaKind) -> anyhow::Result<Arc<dyn Answerer>> {
     Ok(match kind {
-        QnaKind::Embedded { kb_path } => {
-            let kb = qna::import::load_path(kb_path)?;
-            tracing::info!(
-                path = %kb_path.display(),
-                answers = kb.qnas.len(),
-                questions = kb.question_count(),
-                "knowledge base loaded"
-            );
-            Arc::new(NormalizedMatchAnswerer::new(kb))
+        QnaKind::Embedded {
+            kb_path,
+            reload_interval_ms,
+        } => {
+            let answerer = open_embedded(kb_path)?;
+            if *reload_interval_ms > 0 && tokio::runtime::Handle::try_current().is_ok() {
+                answerer.watch(Duration::from_millis(*reload_interval_ms));
+            }
+            answerer
         }
+        QnaKind::Cqa {
+            remote,
+            project,
+            deployment,
+        } => with_fallback(
+            remote,
+            Arc::new(CqaClient::new(
+                remote_settings(remote),
+                project.clone(),
+                deployment.clone(),
+            )?),
+        )?,
+        QnaKind::QnaMaker { remote, kb_id } => with_fallback(
+            remote,
+            Arc::new(QnaMakerClient::new(remote_settings(remote), kb_id.clone())?),
+        )?,
     })
 }
 
@@ -257,10 +308,16 @@ pub async fn build_state_with(
 /// What the QnaMessage event names as `knowledgeBaseId`.
 fn knowledge_base_id(qna: &QnaKind) -> String {
     match qna {
-        QnaKind::Embedded { kb_path } => kb_path
+        QnaKind::Embedded { kb_path, .. } => kb_path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "embedded".into()),
+        QnaKind::Cqa {
+            project,
+            deployment,
+            ..
+        } => format!("{project}/{deployment}"),
+        QnaKind::QnaMaker { kb_id, .. } => kb_id.clone(),
     }
 }
 
@@ -270,11 +327,17 @@ pub fn app(state: AppState) -> Router {
     let region = HeaderValue::from_str(&state.settings.region)
         .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
     let limit = state.settings.server.max_body_bytes;
-    let mut router = Router::new();
+    // CQA's path has a literal ':' segment, which axum 0.8 would take for
+    // 0.7 capture syntax without this.
+    let mut router = Router::new().without_v07_checks();
     if let Some(key) = state.settings.auth.admin_key.clone() {
         router = router.nest("/admin", admin::router(key));
     }
     router
+        .route(
+            "/language/:query-knowledgebases",
+            post(cqa::query_knowledgebases).layer(DefaultBodyLimit::max(limit)),
+        )
         .route(
             "/api/messages",
             post(messages::post)

@@ -1,8 +1,8 @@
 //! `botctl kb sync`: copy the knowledge base to the secondary region and
 //! verify it answers like the primary.
 //!
-//! The `Kb` subcommand here has only `Sync`; `kb import|export|query` live
-//! in kb.rs, and the two enums are meant to become one.
+//! The `kb` subcommand's enum lives here too; import, export and query are
+//! in kb.rs.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,6 +21,15 @@ pub struct KbArgs {
 
 #[derive(Subcommand)]
 enum KbCommand {
+    /// Read a KB in any supported format (QnA Maker TSV, plain TSV, CQA
+    /// JSON), check it, and write the embedded KB file.
+    Import(crate::kb::ConvertArgs),
+    /// Write a KB in another format (e.g. `--format cqa-json` for CQA's
+    /// import, `--format tsv` for the plain form).
+    Export(crate::kb::ConvertArgs),
+    /// Ask the embedded KB: one question, or one per line on stdin; prints
+    /// JSON lines with id, answer and confidence.
+    Query(crate::kb::QueryArgs),
     /// Copy the KB to the secondary and verify both answer alike; exits 1
     /// when a sampled question gets different answer ids.
     Sync(KbSyncArgs),
@@ -74,11 +83,14 @@ pub struct KbSyncArgs {
 }
 
 pub async fn run(args: KbArgs) -> anyhow::Result<ExitCode> {
-    let KbCommand::Sync(a) = args.command;
-    sync(a).await
+    match args.command {
+        KbCommand::Import(a) | KbCommand::Export(a) => crate::kb::convert(a),
+        KbCommand::Query(a) => crate::kb::query(a),
+        KbCommand::Sync(a) => sync(a).await,
+    }
 }
 
-/// `kb sync`, for whichever `Kb` enum ends up holding `Sync(KbSyncArgs)`.
+/// `kb sync`.
 pub async fn sync(a: KbSyncArgs) -> anyhow::Result<ExitCode> {
     let run_args = a.run.clone();
     Ok(unattended::run(&run_args, || once(&a)).await)

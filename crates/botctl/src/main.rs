@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod config_cmd;
 mod drill;
 mod index;
+mod kb;
 mod kb_sync;
 mod state_cmd;
 mod transcript_cmd;
@@ -33,7 +34,7 @@ enum Command {
     Drill(Box<drill::DrillArgs>),
     /// Back up, restore, sync and diff an Azure AI Search index across regions.
     Index(index::IndexArgs),
-    /// Knowledge-base operations: sync to the secondary region.
+    /// Knowledge base: import, export, query, and sync to the secondary region.
     Kb(kb_sync::KbArgs),
     /// Read, write or delete one state document on the configured backend.
     State(state_cmd::StateArgs),

@@ -95,6 +95,15 @@ pub struct QnaAnswer {
     pub served_by: ServedBy,
 }
 
+/// What a reloaded knowledge base holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KbSummary {
+    pub answers: usize,
+    pub questions: usize,
+    pub build_ms: u64,
+}
+
 #[async_trait]
 pub trait Answerer: Send + Sync {
     /// Ranked answers, best first, at most `query.top`, none below the threshold.
@@ -102,4 +111,12 @@ pub trait Answerer: Send + Sync {
     /// Whether the backend can answer now (KB loaded, endpoint reachable).
     async fn ready(&self) -> Result<(), QnaError>;
     fn kind(&self) -> &'static str;
+    /// Re-reads the local knowledge base (the admin call) and says what it
+    /// holds now. A remote service is managed where it runs.
+    async fn reload(&self) -> Result<KbSummary, QnaError> {
+        Err(QnaError::NotSupported(format!(
+            "the {} backend has no local knowledge base to reload",
+            self.kind()
+        )))
+    }
 }

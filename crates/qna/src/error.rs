@@ -13,6 +13,12 @@ pub enum QnaError {
     },
     #[error("invalid question: {0}")]
     InvalidQuery(String),
+    #[error("search index: {0}")]
+    Index(String),
+    #[error("{endpoint} refused the question: {message}")]
+    Rejected { endpoint: String, message: String },
     #[error("question answering service unavailable: {0}")]
     Unavailable(String),
+    #[error("not supported by this backend: {0}")]
+    NotSupported(String),
 }

@@ -12,16 +12,45 @@ use crate::answerer::Prompt;
 use crate::error::QnaError;
 use crate::kb::{KnowledgeBase, QnaPair};
 
+/// Reads a KB file: `.json` is a CQA export, anything else a TSV (the QnA
+/// Maker export or the plain `Question Answer Metadata` form; the header
+/// says which columns there are).
 pub fn load_path(path: &Path) -> Result<KnowledgeBase, QnaError> {
     let text = std::fs::read_to_string(path).map_err(|e| QnaError::Io {
         path: path.display().to_string(),
         message: e.to_string(),
     })?;
-    parse_tsv(&text, &path.display().to_string())
+    let name = path.display().to_string();
+    if is_json_path(path) {
+        crate::cqa_json::parse(&text, &name)
+    } else {
+        parse_tsv(&text, &name)
+    }
 }
 
-/// `key:value|key:value`, keys lower-cased as QnA Maker does.
+pub fn is_json_path(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
+/// `key:value|key:value`, or a JSON object, keys lower-cased as QnA Maker
+/// does.
 pub fn parse_metadata(s: &str) -> Result<BTreeMap<String, String>, String> {
+    let s = s.trim();
+    if s.starts_with('{') {
+        let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(s)
+            .map_err(|e| format!("metadata is not a JSON object of strings: {e}"))?;
+        return Ok(map
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k.to_lowercase(), v)
+            })
+            .collect());
+    }
     let mut out = BTreeMap::new();
     for part in s.split('|').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = part
@@ -140,6 +169,66 @@ pub fn parse_tsv(text: &str, path: &str) -> Result<KnowledgeBase, QnaError> {
     Ok(KnowledgeBase { qnas })
 }
 
+/// Writes the QnA Maker full TSV export (one row per phrasing).
+pub fn to_tsv(kb: &KnowledgeBase) -> String {
+    let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
+    let mut out = String::from(
+        "Question\tAnswer\tSource\tMetadata\tSuggestedQuestions\tIsContextOnly\tPrompts\tQnaId\n",
+    );
+    for q in &kb.qnas {
+        let metadata = q
+            .metadata
+            .iter()
+            .map(|(k, v)| format!("{}:{}", clean(k), clean(v).replace('|', " ")))
+            .collect::<Vec<_>>()
+            .join("|");
+        let prompts = serde_json::to_string(&q.prompts).unwrap_or_else(|_| "[]".into());
+        // A QnA with no phrasing still needs a row to carry its answer.
+        let questions: Vec<&str> = if q.questions.is_empty() {
+            vec![""]
+        } else {
+            q.questions.iter().map(String::as_str).collect()
+        };
+        for question in questions {
+            out.push_str(&format!(
+                "{}\t{}\t{}\t{}\t[]\t{}\t{}\t{}\n",
+                clean(question),
+                clean(&q.answer),
+                clean(&q.source),
+                metadata,
+                q.is_context_only,
+                prompts,
+                q.id
+            ));
+        }
+    }
+    out
+}
+
+/// Writes the plain `Question Answer Metadata` TSV. It has no ids, prompts
+/// or context-only flags, so a multi-turn KB loses its follow-ups here.
+pub fn to_plain_tsv(kb: &KnowledgeBase) -> String {
+    let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
+    let mut out = String::from("Question\tAnswer\tMetadata\n");
+    for q in &kb.qnas {
+        let metadata = q
+            .metadata
+            .iter()
+            .map(|(k, v)| format!("{}:{}", clean(k), clean(v).replace('|', " ")))
+            .collect::<Vec<_>>()
+            .join("|");
+        for question in &q.questions {
+            out.push_str(&format!(
+                "{}\t{}\t{}\n",
+                clean(question),
+                clean(&q.answer),
+                metadata
+            ));
+        }
+    }
+    out
+}
+
 fn parse_prompts(s: &str) -> Result<Vec<Prompt>, String> {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -191,6 +280,22 @@ mod tests {
         assert_eq!(kb.qnas[0].prompts[0].qna_id, 2);
         assert!(kb.qnas[1].is_context_only);
         assert_eq!(kb.get(2).unwrap().answer, "Use the portal.");
+    }
+
+    #[test]
+    fn plain_tsv_round_trips_questions_answers_and_metadata() {
+        let kb = parse_tsv(
+            "Question\tAnswer\tSource\tMetadata\nhi\tHello!\ts\teditorial:chitchat|tone:warm\nhello\tHello!\ts\teditorial:chitchat|tone:warm\nbye\tBye.\ts\t\n",
+            "t.tsv",
+        )
+        .unwrap();
+        let text = to_plain_tsv(&kb);
+        assert!(text.starts_with("Question\tAnswer\tMetadata\n"), "{text}");
+        let back = parse_tsv(&text, "plain.tsv").unwrap();
+        assert_eq!(back.qnas.len(), 2);
+        let hello = back.qnas.iter().find(|q| q.answer == "Hello!").unwrap();
+        assert_eq!(hello.questions, ["hi", "hello"]);
+        assert_eq!(hello.metadata.get("tone").map(String::as_str), Some("warm"));
     }
 
     #[test]

@@ -2,12 +2,30 @@
 //! its importers, and the backends that answer from it.
 
 pub mod answerer;
+mod classifier;
+pub mod cqa;
+pub mod cqa_json;
+pub mod embedded;
 pub mod error;
+pub mod fallback;
 pub mod import;
 pub mod kb;
 pub mod normalized;
+pub mod qnamaker;
+pub mod reload;
+pub mod remote;
+pub mod split;
+mod text;
 
-pub use answerer::{Answerer, MetadataFilter, Prompt, QnaAnswer, QnaContext, QnaQuery, ServedBy};
+pub use answerer::{
+    Answerer, KbSummary, MetadataFilter, Prompt, QnaAnswer, QnaContext, QnaQuery, ServedBy,
+};
+pub use cqa::CqaClient;
+pub use embedded::{EmbeddedIndex, Tuning};
 pub use error::QnaError;
+pub use fallback::WithFallback;
 pub use kb::{KnowledgeBase, QnaPair};
 pub use normalized::NormalizedMatchAnswerer;
+pub use qnamaker::QnaMakerClient;
+pub use reload::EmbeddedAnswerer;
+pub use remote::RemoteSettings;

@@ -21,6 +21,7 @@ pub fn router(key: SecretString) -> Router<AppState> {
         .route("/config", get(config))
         .route("/drain", post(drain))
         .route("/undrain", post(undrain))
+        .route("/kb/reload", post(kb_reload))
         .layer(middleware::from_fn_with_state(key, require_key))
 }
 
@@ -59,4 +60,18 @@ async fn drain(State(app): State<AppState>) -> impl IntoResponse {
 async fn undrain(State(app): State<AppState>) -> impl IntoResponse {
     let changed = app.drain.set(false);
     Json(serde_json::json!({"draining": false, "changed": changed}))
+}
+
+/// `POST /admin/kb/reload`: re-read the embedded KB file now (it is also
+/// watched). The new index is built beside the old one and swapped in; a
+/// file that does not load leaves the old KB serving and answers 422 with
+/// the line at fault.
+async fn kb_reload(State(app): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let summary = app.bot.answerer().reload().await?;
+    tracing::info!(
+        answers = summary.answers,
+        questions = summary.questions,
+        "knowledge base reloaded by an admin call"
+    );
+    Ok(Json(summary))
 }

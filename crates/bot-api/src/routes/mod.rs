@@ -1,3 +1,4 @@
 pub mod admin;
+pub mod cqa;
 pub mod health;
 pub mod messages;

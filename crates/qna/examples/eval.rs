@@ -1,0 +1,104 @@
+//! Ranking quality and speed of the embedded KB on the chit-chat dataset.
+//!
+//! cargo run --release -p qna --example eval [-- path/to/kb.tsv]
+//!
+//! Split: of each answer's phrasings, every fifth is held out (20%); the rest
+//! is indexed and the held-out phrasings are asked. Prints top-1 accuracy,
+//! the share of wrong answers at or above the default threshold (0.5), the
+//! index build time, p50/p99 latency per question, and the RSS with the KB
+//! loaded.
+
+use std::time::Instant;
+
+use qna::{EmbeddedIndex, QnaQuery, Tuning};
+
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args().nth(1).unwrap_or_else(|| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../kb/qna_chitchat_professional.tsv"
+        )
+        .to_string()
+    });
+    let kb = qna::import::load_path(std::path::Path::new(&path))?;
+    let (train, held) = qna::split::holdout(&kb);
+    let mut tuning = Tuning::default();
+    if let Ok(v) = std::env::var("QNA_BM25_WEIGHT") {
+        tuning.bm25_weight = v.parse()?;
+    }
+    let index = EmbeddedIndex::build_with(train, tuning)?;
+    let rss = rss_kib();
+    let threshold = 0.5;
+    let (mut right, mut wrong_above, mut right_below, mut answered) =
+        (0usize, 0usize, 0usize, 0usize);
+    let mut times = Vec::with_capacity(held.len());
+    for (question, gold) in &held {
+        let mut q = QnaQuery::new(question.clone());
+        q.top = 1;
+        let start = Instant::now();
+        let ranked = index.rank(&q)?;
+        times.push(start.elapsed());
+        let Some(&(best, confidence)) = ranked.first() else {
+            continue;
+        };
+        let ok = best == *gold;
+        if ok {
+            right += 1;
+        }
+        if confidence >= threshold {
+            answered += 1;
+            if !ok {
+                wrong_above += 1;
+            }
+        } else if ok {
+            right_below += 1;
+        }
+    }
+    times.sort();
+    let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
+    let n = held.len() as f64;
+    println!(
+        "kb: {} answers, {} indexed phrasings, {} held out",
+        kb.qnas.len(),
+        index.kb().question_count(),
+        held.len()
+    );
+    println!(
+        "top-1 accuracy:               {:.2}%",
+        100.0 * right as f64 / n
+    );
+    println!("wrong answers >= {threshold}:          {:.2}% of questions ({wrong_above} of {}), {:.2}% of answers given", 100.0 * wrong_above as f64 / n, held.len(), 100.0 * wrong_above as f64 / answered.max(1) as f64);
+    println!(
+        "right answers < {threshold}:           {:.2}% of questions",
+        100.0 * right_below as f64 / n
+    );
+    println!(
+        "answered (conf >= {threshold}):        {:.2}%",
+        100.0 * answered as f64 / n
+    );
+    println!(
+        "index build time:             {:.0} ms",
+        index.build_time().as_secs_f64() * 1000.0
+    );
+    println!(
+        "latency p50 / p99 / max:      {:.0} / {:.0} / {:.0} µs",
+        pct(0.5).as_secs_f64() * 1e6,
+        pct(0.99).as_secs_f64() * 1e6,
+        pct(1.0).as_secs_f64() * 1e6
+    );
+    if let Some(r) = rss {
+        println!("RSS with the KB loaded:       {:.1} MiB", r as f64 / 1024.0);
+    }
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! The embedded backend as an `Answerer`: the built index behind an
+//! `ArcSwap`, so a reload (file change or admin call) builds the new index
+//! on the side and swaps it in; questions in flight finish on the old one.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+
+use crate::answerer::{Answerer, KbSummary, QnaAnswer, QnaQuery};
+use crate::embedded::{EmbeddedIndex, BACKEND};
+use crate::error::QnaError;
+use crate::kb::KnowledgeBase;
+
+pub struct EmbeddedAnswerer {
+    current: ArcSwap<EmbeddedIndex>,
+    path: Option<PathBuf>,
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+impl EmbeddedAnswerer {
+    pub fn new(kb: KnowledgeBase) -> Result<Self, QnaError> {
+        Ok(Self {
+            current: ArcSwap::from_pointee(EmbeddedIndex::build(kb)?),
+            path: None,
+        })
+    }
+
+    /// Loads a KB file in any supported format; `reload` reads it again.
+    pub fn open(path: &Path) -> Result<Self, QnaError> {
+        let kb = crate::import::load_path(path)?;
+        Ok(Self {
+            current: ArcSwap::from_pointee(EmbeddedIndex::build(kb)?),
+            path: Some(path.to_path_buf()),
+        })
+    }
+
+    /// The index answering now.
+    pub fn index(&self) -> Arc<EmbeddedIndex> {
+        self.current.load_full()
+    }
+
+    /// Swaps in a new KB. Building happens before the swap, so questions
+    /// never wait for it, and a bad KB leaves the old one serving.
+    pub fn replace(&self, kb: KnowledgeBase) -> Result<(), QnaError> {
+        let index = EmbeddedIndex::build(kb)?;
+        tracing::info!(
+            answers = index.kb().qnas.len(),
+            questions = index.kb().question_count(),
+            build_ms = index.build_time().as_millis() as u64,
+            "knowledge base swapped in"
+        );
+        self.current.store(Arc::new(index));
+        Ok(())
+    }
+
+    /// Re-reads the KB file (the admin call).
+    pub fn reload(&self) -> Result<(), QnaError> {
+        let path = self.path.as_ref().ok_or_else(|| {
+            QnaError::NotSupported("this knowledge base has no file to reload".into())
+        })?;
+        self.replace(crate::import::load_path(path)?)
+    }
+
+    fn summary(&self) -> KbSummary {
+        let index = self.current.load();
+        KbSummary {
+            answers: index.kb().qnas.len(),
+            questions: index.kb().question_count(),
+            build_ms: index.build_time().as_millis() as u64,
+        }
+    }
+
+    /// Polls the file's modification time and reloads on change. A file
+    /// that fails to load is logged and the old KB keeps serving.
+    pub fn watch(self: &Arc<Self>, every: Duration) -> Option<tokio::task::JoinHandle<()>> {
+        let path = self.path.clone()?;
+        let this = Arc::downgrade(self);
+        Some(tokio::spawn(async move {
+            let mut seen = modified(&path);
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(this) = this.upgrade() else { return };
+                let now = modified(&path);
+                if now.is_some() && now != seen {
+                    seen = now;
+                    let result = tokio::task::spawn_blocking(move || this.reload()).await;
+                    match result {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => {
+                            tracing::error!(error = %e, "knowledge base reload failed; keeping the old one")
+                        }
+                        Err(e) => tracing::error!(error = %e, "knowledge base reload task failed"),
+                    }
+                }
+            }
+        }))
+    }
+}
+
+#[async_trait]
+impl Answerer for EmbeddedAnswerer {
+    async fn answer(&self, query: &QnaQuery) -> Result<Vec<QnaAnswer>, QnaError> {
+        self.current.load().answer(query)
+    }
+
+    async fn ready(&self) -> Result<(), QnaError> {
+        if self.current.load().kb().qnas.is_empty() {
+            Err(QnaError::Unavailable("the knowledge base is empty".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn reload(&self) -> Result<KbSummary, QnaError> {
+        // Building the index is CPU work: on a multi-threaded runtime, tell
+        // it so other tasks move off this worker (block_in_place panics on
+        // a current-thread runtime, where there is nowhere to move them).
+        let multi = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if multi {
+            tokio::task::block_in_place(|| EmbeddedAnswerer::reload(self))?;
+        } else {
+            EmbeddedAnswerer::reload(self)?;
+        }
+        Ok(self.summary())
+    }
+}
