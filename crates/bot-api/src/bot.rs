@@ -10,7 +10,9 @@ use std::sync::Arc;
 use bot_schema::{activity_types, Activity, CardAction, SuggestedActions};
 use qna::{Answerer, QnaContext, QnaQuery};
 use serde_json::json;
+use tracing::Instrument;
 
+use crate::dispatch::Dispatcher;
 use crate::error::ApiError;
 use crate::settings::BotSettings;
 use crate::state::{ConversationState, StateDoc};
@@ -20,6 +22,7 @@ pub struct Bot {
     settings: BotSettings,
     region: String,
     unanswered: AtomicU64,
+    dispatcher: Option<Dispatcher>,
 }
 
 impl Bot {
@@ -29,7 +32,14 @@ impl Bot {
             settings,
             region,
             unanswered: AtomicU64::new(0),
+            dispatcher: None,
         }
+    }
+
+    /// Recognises intents before asking the knowledge base.
+    pub fn with_dispatcher(mut self, dispatcher: Option<Dispatcher>) -> Self {
+        self.dispatcher = dispatcher;
+        self
     }
 
     pub fn answerer(&self) -> &Arc<dyn Answerer> {
@@ -56,7 +66,14 @@ impl Bot {
         _user: &mut StateDoc,
     ) -> Result<Vec<Activity>, ApiError> {
         if activity.is_type(activity_types::MESSAGE) {
-            self.on_message(activity, conversation).await
+            let span = tracing::info_span!(
+                "message",
+                intent = tracing::field::Empty,
+                intent_confidence = tracing::field::Empty
+            );
+            self.on_message(activity, conversation)
+                .instrument(span)
+                .await
         } else if activity.is_type(activity_types::CONVERSATION_UPDATE) {
             Ok(self.on_members_added(activity))
         } else {
@@ -94,6 +111,16 @@ impl Bot {
             self.stamp(&mut r, turn);
             replies.push(r);
             return Ok(replies);
+        }
+        if let Some(d) = &self.dispatcher {
+            let decision = d.decide(activity, question).await;
+            let own = d.reply(&decision, activity, conversation, question);
+            replies.push(decision.trace);
+            if let Some(mut r) = own {
+                self.stamp(&mut r, turn);
+                replies.push(r);
+                return Ok(replies);
+            }
         }
         let query = QnaQuery {
             question: question.to_string(),

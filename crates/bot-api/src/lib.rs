@@ -2,7 +2,9 @@
 
 pub mod app_state;
 pub mod bot;
+pub mod dispatch;
 pub mod error;
+pub mod lu_settings;
 pub mod readiness;
 pub mod routes;
 pub mod settings;

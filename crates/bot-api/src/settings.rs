@@ -12,6 +12,8 @@ use config::{Config, Environment, File, FileFormat};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::lu_settings::{LuSettings, RawLuSettings};
+
 const DEFAULTS: &str = include_str!("../../../config/default.toml");
 const DEFAULTS_ORIGIN: &str = "built-in config/default.toml";
 
@@ -88,6 +90,8 @@ struct Raw {
     qna: QnaSettings,
     health: HealthSettings,
     log: LogSettings,
+    #[serde(default)]
+    lu: RawLuSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +116,7 @@ pub struct Settings {
     pub health: HealthSettings,
     pub log: LogSettings,
     pub app: AppCredentials,
+    pub lu: LuSettings,
 }
 
 impl Settings {
@@ -167,6 +172,8 @@ impl Settings {
             .try_parsing(true)
             .list_separator(",")
             .with_list_parse_key("bot.welcome_suggestions")
+            .with_list_parse_key("lu.clu_endpoints")
+            .with_list_parse_key("lu.clu_keys")
             .source(Some(env.iter().cloned().collect()));
         let cfg = builder
             .add_source(env_source)
@@ -272,6 +279,7 @@ impl Settings {
                 "expected text or json",
             ));
         }
+        let lu = crate::lu_settings::validate(raw.lu, &config_dir, &invalid)?;
         let app = AppCredentials {
             app_id: var("MicrosoftAppId"),
             app_password: var("MicrosoftAppPassword").map(SecretString::from),
@@ -298,6 +306,7 @@ impl Settings {
             health: raw.health,
             log: raw.log,
             app,
+            lu,
         })
     }
 }

@@ -72,11 +72,11 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         answerer.clone(),
     ));
     readiness.refresh().await;
-    let bot = Arc::new(Bot::new(
-        answerer,
-        settings.bot.clone(),
-        settings.region.clone(),
-    ));
+    let dispatcher = crate::dispatch::open(&settings.lu, &http)?;
+    let bot = Arc::new(
+        Bot::new(answerer, settings.bot.clone(), settings.region.clone())
+            .with_dispatcher(dispatcher),
+    );
     Ok(AppState {
         settings: Arc::new(settings),
         storage,
