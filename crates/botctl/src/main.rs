@@ -6,9 +6,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod config_cmd;
+mod lu;
 
 #[derive(Parser)]
-#[command(name = "botctl", version, about = "Operate the dual-region bot backend")]
+#[command(
+    name = "botctl",
+    version,
+    about = "Operate the dual-region bot backend"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -18,6 +23,8 @@ struct Cli {
 enum Command {
     /// Show the effective configuration (secrets redacted).
     Config(config_cmd::ConfigArgs),
+    /// Language understanding: import LUIS or CLU app exports.
+    Lu(lu::LuArgs),
 }
 
 #[tokio::main]
@@ -25,6 +32,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Config(args) => config_cmd::run(args),
+        Command::Lu(args) => lu::run(args),
     };
     match result {
         Ok(code) => code,
