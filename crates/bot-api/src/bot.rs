@@ -12,6 +12,7 @@ use qna::{Answerer, QnaContext, QnaQuery};
 use serde_json::json;
 use tracing::Instrument;
 
+use crate::dispatch::Dispatcher;
 use crate::error::ApiError;
 use crate::settings::BotSettings;
 use crate::state::{ConversationState, StateDoc};
@@ -25,6 +26,7 @@ pub struct Bot {
     unanswered: AtomicU64,
     telemetry: Arc<BotTelemetry>,
     knowledge_base_id: String,
+    dispatcher: Option<Dispatcher>,
 }
 
 impl Bot {
@@ -36,7 +38,14 @@ impl Bot {
             unanswered: AtomicU64::new(0),
             telemetry: Arc::new(BotTelemetry::disabled()),
             knowledge_base_id: String::new(),
+            dispatcher: None,
         }
+    }
+
+    /// Recognises intents before asking the knowledge base.
+    pub fn with_dispatcher(mut self, dispatcher: Option<Dispatcher>) -> Self {
+        self.dispatcher = dispatcher;
+        self
     }
 
     /// Where the QnaMessage events go, and the knowledge base they name.
@@ -74,7 +83,14 @@ impl Bot {
         _user: &mut StateDoc,
     ) -> Result<Vec<Activity>, ApiError> {
         if activity.is_type(activity_types::MESSAGE) {
-            self.on_message(activity, conversation).await
+            let span = tracing::info_span!(
+                "message",
+                intent = tracing::field::Empty,
+                intent_confidence = tracing::field::Empty
+            );
+            self.on_message(activity, conversation)
+                .instrument(span)
+                .await
         } else if activity.is_type(activity_types::CONVERSATION_UPDATE) {
             Ok(self.on_members_added(activity))
         } else {
@@ -97,6 +113,17 @@ impl Bot {
             .collect()
     }
 
+    async fn ask(&self, query: &QnaQuery) -> Result<Vec<qna::QnaAnswer>, ApiError> {
+        Ok(self
+            .answerer
+            .answer(query)
+            .instrument(tracing::info_span!(
+                "answer",
+                backend = self.answerer.kind()
+            ))
+            .await?)
+    }
+
     async fn on_message(
         &self,
         activity: &Activity,
@@ -113,7 +140,11 @@ impl Bot {
             replies.push(r);
             return Ok(replies);
         }
-        let query = QnaQuery {
+        // In a multi-turn flow, the previous answer's prompts come first: a
+        // confident answer among them means the user followed one, and the
+        // intent recogniser must not take "Work account" for a request for
+        // help. Anything else leaves the flow and is asked afresh.
+        let mut query = QnaQuery {
             question: question.to_string(),
             top: 3,
             score_threshold: 0.0,
@@ -123,14 +154,27 @@ impl Bot {
             }),
             filter: None,
         };
-        let answers = self
-            .answerer
-            .answer(&query)
-            .instrument(tracing::info_span!(
-                "answer",
-                backend = self.answerer.kind()
-            ))
-            .await?;
+        let mut answers = match query.context {
+            Some(_) => self.ask(&query).await?,
+            None => Vec::new(),
+        };
+        let followed_prompt = answers
+            .first()
+            .is_some_and(|a| a.confidence >= self.settings.score_threshold);
+        if !followed_prompt {
+            if let Some(d) = &self.dispatcher {
+                let decision = d.decide(activity, question).await;
+                let own = d.reply(&decision, activity, conversation, question);
+                replies.push(decision.trace);
+                if let Some(mut r) = own {
+                    self.stamp(&mut r, turn);
+                    replies.push(r);
+                    return Ok(replies);
+                }
+            }
+            query.context = None;
+            answers = self.ask(&query).await?;
+        }
         let best = answers
             .first()
             .filter(|a| a.confidence >= self.settings.score_threshold);

@@ -3,8 +3,10 @@
 pub mod app_state;
 pub mod bot;
 pub mod conversation_lock;
+pub mod dispatch;
 pub mod drain;
 pub mod error;
+pub mod lu_settings;
 pub mod readiness;
 pub mod routes;
 pub mod settings;

@@ -13,6 +13,8 @@ use config::{Config, Environment, File, FileFormat};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::lu_settings::{LuSettings, RawLuSettings};
+
 const DEFAULTS: &str = include_str!("../../../config/default.toml");
 const DEFAULTS_ORIGIN: &str = "built-in config/default.toml";
 
@@ -292,6 +294,8 @@ struct Raw {
     auth: AuthSettings,
     #[serde(default)]
     telemetry: TelemetrySettings,
+    #[serde(default)]
+    lu: RawLuSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -398,6 +402,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub app: AppCredentials,
     pub telemetry: TelemetrySettings,
+    pub lu: LuSettings,
 }
 
 impl Settings {
@@ -414,6 +419,7 @@ impl Settings {
             "bot": self.bot,
             "storage": self.storage.summary(),
             "qna": self.qna.summary(),
+            "lu": self.lu.summary(),
             "health": self.health,
             "log": self.log,
             "auth": self.auth,
@@ -474,6 +480,8 @@ impl Settings {
             .with_list_parse_key("storage.cosmos.preferred_regions")
             .with_list_parse_key("qna.endpoints")
             .with_list_parse_key("qna.endpoint_keys")
+            .with_list_parse_key("lu.clu_endpoints")
+            .with_list_parse_key("lu.clu_keys")
             .source(Some(env.iter().cloned().collect()));
         let cfg = builder
             .add_source(env_source)
@@ -786,6 +794,7 @@ impl Settings {
         }
         telemetry.app_insights_connection_string =
             var("APPLICATIONINSIGHTS_CONNECTION_STRING").map(SecretString::from);
+        let lu = crate::lu_settings::validate(raw.lu, &config_dir, &invalid)?;
         let app = AppCredentials {
             app_id: var("MicrosoftAppId"),
             app_password: var("MicrosoftAppPassword").map(SecretString::from),
@@ -850,6 +859,7 @@ impl Settings {
             auth,
             app,
             telemetry,
+            lu,
         })
     }
 }

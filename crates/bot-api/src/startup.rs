@@ -281,6 +281,7 @@ pub async fn build_state_with(
     ));
     // A failing key fetch is reported by readiness; the process still starts.
     readiness.refresh().await;
+    let dispatcher = crate::dispatch::open(&settings.lu, &http)?;
     telemetry::metrics::register_gauges(readiness.clone(), drain.clone());
     let events = Arc::new(telemetry::bot_telemetry(
         &settings.telemetry,
@@ -288,7 +289,8 @@ pub async fn build_state_with(
     ));
     let bot = Arc::new(
         Bot::new(answerer, settings.bot.clone(), settings.region.clone())
-            .with_telemetry(events.clone(), knowledge_base_id(&settings.qna)),
+            .with_telemetry(events.clone(), knowledge_base_id(&settings.qna))
+            .with_dispatcher(dispatcher),
     );
     Ok(AppState {
         settings: Arc::new(settings),

@@ -10,6 +10,7 @@ mod drill;
 mod index;
 mod kb;
 mod kb_sync;
+mod lu;
 mod state_cmd;
 mod transcript_cmd;
 mod unattended;
@@ -36,6 +37,8 @@ enum Command {
     Index(index::IndexArgs),
     /// Knowledge base: import, export, query, and sync to the secondary region.
     Kb(kb_sync::KbArgs),
+    /// Language understanding: import LUIS or CLU app exports.
+    Lu(lu::LuArgs),
     /// Read, write or delete one state document on the configured backend.
     State(state_cmd::StateArgs),
     /// List, read or delete conversation transcripts.
@@ -50,6 +53,7 @@ async fn main() -> ExitCode {
         Command::Drill(args) => drill::run(*args).await,
         Command::Index(args) => index::run(args).await,
         Command::Kb(args) => kb_sync::run(args).await,
+        Command::Lu(args) => lu::run(args),
         Command::State(args) => state_cmd::run(args).await,
         Command::Transcript(args) => transcript_cmd::run(args).await,
     };

@@ -69,8 +69,11 @@ async fn emulator_gets_trace_activities_others_do_not() {
         .iter()
         .map(|a| a["type"].as_str().unwrap())
         .collect();
-    assert_eq!(types, vec!["trace", "message"]);
-    assert_eq!(body["activities"][0]["name"], "QnAMaker");
+    // The intent recogniser's trace, then the KB's, as botbuilder's
+    // LuisRecognizer and QnAMaker show them in the Emulator.
+    assert_eq!(types, vec!["trace", "trace", "message"]);
+    assert_eq!(body["activities"][0]["name"], "Recognizer");
+    assert_eq!(body["activities"][1]["name"], "QnAMaker");
 }
 
 #[tokio::test]

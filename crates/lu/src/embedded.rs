@@ -1,0 +1,430 @@
+//! The embedded recogniser: BM25 (tantivy) over the example utterances,
+//! aggregated per intent, re-ranked by how much of the utterance the
+//! intent's examples explain.
+//!
+//! BM25 alone always finds *some* intent: "what is your refund policy"
+//! shares "what is your" with Help. The coverage factor (the IDF-weighted
+//! share of the utterance's words that the intent's best example contains)
+//! is what sends such questions to `None`, and thus to the knowledge base.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use regex::Regex;
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption, Schema, FAST, INDEXED, TEXT};
+use tantivy::{doc, Index, IndexReader, Term};
+
+use crate::error::LuError;
+use crate::intents::{IntentsFile, REGEX_SIZE_LIMIT};
+use crate::recognizer::{
+    check_utterance, Entity, IntentScore, Recognition, Recognizer, NONE_INTENT,
+};
+use crate::text;
+
+pub const KIND: &str = "embedded";
+
+/// Ranking knobs, public so the accuracy test can report what it measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tuning {
+    /// BM25 hits considered per utterance.
+    pub candidates: usize,
+    /// Softmax temperature over the per-intent BM25 scores.
+    pub temperature: f32,
+    /// Confidence under which the top intent becomes `None`.
+    pub threshold: f32,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            candidates: 50,
+            temperature: 1.0,
+            threshold: 0.5,
+        }
+    }
+}
+
+struct Example {
+    intent: usize,
+    tokens: Vec<String>,
+}
+
+pub struct EmbeddedRecognizer {
+    intents: Vec<String>,
+    /// Every token of each intent's examples.
+    vocab: Vec<std::collections::HashSet<String>>,
+    examples: Vec<Example>,
+    entities: Vec<(String, Regex)>,
+    reader: IndexReader,
+    field: Field,
+    /// Per segment: doc id -> example position.
+    doc_example: Vec<Vec<u32>>,
+    /// Document frequency of each token over the examples.
+    df: HashMap<String, u32>,
+    /// Normalised example -> its intent, when only one intent has it.
+    exact: HashMap<String, Option<usize>>,
+    tuning: Tuning,
+}
+
+fn index_err(e: tantivy::TantivyError) -> LuError {
+    LuError::Index(e.to_string())
+}
+
+impl EmbeddedRecognizer {
+    pub fn new(file: &IntentsFile, threshold: f32) -> Result<Self, LuError> {
+        Self::with_tuning(
+            file,
+            Tuning {
+                threshold,
+                ..Tuning::default()
+            },
+        )
+    }
+
+    pub fn with_tuning(file: &IntentsFile, tuning: Tuning) -> Result<Self, LuError> {
+        file.validate("intents")?;
+        let mut schema = Schema::builder();
+        let field = schema.add_text_field("text", TEXT);
+        let example_field = schema.add_u64_field("example", INDEXED | FAST);
+        let index = Index::create_in_ram(schema.build());
+        let mut writer = index
+            .writer_with_num_threads::<tantivy::TantivyDocument>(1, 15_000_000)
+            .map_err(index_err)?;
+        let mut examples = Vec::with_capacity(file.example_count());
+        let mut df: HashMap<String, u32> = HashMap::new();
+        let mut exact: HashMap<String, Option<usize>> = HashMap::new();
+        for (intent, def) in file.intents.iter().enumerate() {
+            for e in &def.examples {
+                let tokens = text::tokens(e);
+                if tokens.is_empty() {
+                    continue;
+                }
+                let mut distinct = tokens.clone();
+                distinct.sort();
+                distinct.dedup();
+                for t in distinct {
+                    *df.entry(t).or_default() += 1;
+                }
+                let norm = tokens.join(" ");
+                writer
+                    .add_document(
+                        doc!(field => norm.clone(), example_field => examples.len() as u64),
+                    )
+                    .map_err(index_err)?;
+                exact
+                    .entry(norm)
+                    .and_modify(|v| {
+                        if *v != Some(intent) {
+                            *v = None
+                        }
+                    })
+                    .or_insert(Some(intent));
+                examples.push(Example { intent, tokens });
+            }
+        }
+        writer.commit().map_err(index_err)?;
+        let reader = index.reader().map_err(index_err)?;
+        let searcher = reader.searcher();
+        let mut doc_example = Vec::new();
+        for segment in searcher.segment_readers() {
+            let column = segment.fast_fields().u64("example").map_err(index_err)?;
+            doc_example.push(
+                (0..segment.max_doc())
+                    .map(|d| column.first(d).unwrap_or(0) as u32)
+                    .collect(),
+            );
+        }
+        let entities = file
+            .entities
+            .iter()
+            .map(|e| {
+                regex::RegexBuilder::new(&e.regex)
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .build()
+                    .map(|r| (e.name.clone(), r))
+                    .map_err(|x| LuError::Format {
+                        path: "intents".into(),
+                        message: format!("entity {:?}: bad regex: {x}", e.name),
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        let mut vocab = vec![std::collections::HashSet::new(); file.intents.len()];
+        for e in &examples {
+            vocab[e.intent].extend(e.tokens.iter().cloned());
+        }
+        Ok(Self {
+            vocab,
+            intents: file.intents.iter().map(|i| i.name.clone()).collect(),
+            examples,
+            entities,
+            reader,
+            field,
+            doc_example,
+            df,
+            exact,
+            tuning,
+        })
+    }
+
+    pub fn intent_names(&self) -> &[String] {
+        &self.intents
+    }
+
+    fn idf(&self, token: &str) -> f32 {
+        let n = self.examples.len() as f32;
+        match self.df.get(token) {
+            Some(&df) => (1.0 + (n - df as f32 + 0.5) / (df as f32 + 0.5)).ln(),
+            // A word no example has says little about which intent is meant
+            // (typos, names, filler), but still weighs against a match; never
+            // more than the rarest known word, or a small app's "please"
+            // would outweigh its own vocabulary.
+            None => 2.5f32.min((1.0 + (n - 0.5) / 1.5).ln()),
+        }
+    }
+
+    /// Best BM25 score and best example per intent.
+    fn bm25(&self, tokens: &[String]) -> Result<HashMap<usize, (f32, usize)>, LuError> {
+        let mut distinct: Vec<&String> = tokens.iter().collect();
+        distinct.sort();
+        distinct.dedup();
+        let clauses: Vec<(Occur, Box<dyn Query>)> = distinct
+            .into_iter()
+            .map(|t| {
+                let q: Box<dyn Query> = Box::new(TermQuery::new(
+                    Term::from_field_text(self.field, t),
+                    IndexRecordOption::WithFreqs,
+                ));
+                (Occur::Should, q)
+            })
+            .collect();
+        let searcher = self.reader.searcher();
+        let hits = searcher
+            .search(
+                &BooleanQuery::new(clauses),
+                &TopDocs::with_limit(self.tuning.candidates).order_by_score(),
+            )
+            .map_err(index_err)?;
+        let mut best: HashMap<usize, (f32, usize)> = HashMap::new();
+        for (score, addr) in hits {
+            let Some(&ex) = self
+                .doc_example
+                .get(addr.segment_ord as usize)
+                .and_then(|s| s.get(addr.doc_id as usize))
+            else {
+                continue;
+            };
+            let ex = ex as usize;
+            let intent = self.examples[ex].intent;
+            let e = best.entry(intent).or_insert((0.0, ex));
+            if score > e.0 {
+                *e = (score, ex);
+            }
+        }
+        Ok(best)
+    }
+
+    /// IDF-weighted share of the utterance's tokens found in the example.
+    fn coverage(&self, tokens: &[String], has: impl Fn(&String) -> bool) -> f32 {
+        let (mut hit, mut all) = (0.0f32, 0.0f32);
+        for t in tokens {
+            let w = self.idf(t);
+            all += w;
+            if has(t) {
+                hit += w;
+            }
+        }
+        if all > 0.0 {
+            hit / all
+        } else {
+            0.0
+        }
+    }
+
+    /// Intents with their confidences, best first, before the threshold.
+    pub fn score(&self, text: &str) -> Result<Vec<IntentScore>, LuError> {
+        let text = check_utterance(text)?;
+        // Entity values (ticket numbers, codes) are not intent words.
+        let masked = self.mask_entities(text);
+        let tokens = text::tokens(&masked);
+        let mut scored: Vec<(usize, f32)> = Vec::new();
+        if let Some(Some(i)) = self.exact.get(&tokens.join(" ")) {
+            scored.push((*i, 1.0));
+        } else if !tokens.is_empty() {
+            let best = self.bm25(&tokens)?;
+            let top = best.values().map(|v| v.0).fold(0.0f32, f32::max);
+            let t = self.tuning.temperature.max(1e-3);
+            let z: f32 = best.values().map(|v| ((v.0 - top) / t).exp()).sum();
+            for (&intent, &(score, ex)) in &best {
+                let p = ((score - top) / t).exp() / z;
+                // The best example's share, softened by the intent's whole
+                // vocabulary: a held-out phrasing mixes words of several examples.
+                let example = &self.examples[ex].tokens;
+                let c = 0.5 * self.coverage(&tokens, |t| example.contains(t))
+                    + 0.5 * self.coverage(&tokens, |t| self.vocab[intent].contains(t));
+                scored.push((intent, p * c));
+            }
+        }
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut out: Vec<IntentScore> = scored
+            .iter()
+            .map(|&(i, c)| IntentScore {
+                name: self.intents[i].clone(),
+                confidence: c.clamp(0.0, 1.0),
+            })
+            .collect();
+        // Intents without a hit are still listed, at zero, so callers see all.
+        for (i, name) in self.intents.iter().enumerate() {
+            if !scored.iter().any(|s| s.0 == i) {
+                out.push(IntentScore {
+                    name: name.clone(),
+                    confidence: 0.0,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn mask_entities<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        let mut out = std::borrow::Cow::Borrowed(text);
+        for (_, re) in &self.entities {
+            if re.is_match(&out) {
+                out = std::borrow::Cow::Owned(re.replace_all(&out, " ").into_owned());
+            }
+        }
+        out
+    }
+
+    fn entities(&self, text: &str) -> Vec<Entity> {
+        let mut out = Vec::new();
+        for (name, re) in &self.entities {
+            for m in re.find_iter(text) {
+                out.push(Entity {
+                    category: name.clone(),
+                    text: m.as_str().to_string(),
+                    offset: text[..m.start()].chars().count(),
+                    length: m.as_str().chars().count(),
+                    confidence: 1.0,
+                });
+            }
+        }
+        out.sort_by_key(|e| e.offset);
+        out
+    }
+
+    /// Synchronous recognition, for tests and tools.
+    pub fn recognize_now(&self, text: &str) -> Result<Recognition, LuError> {
+        let intents = self.score(text)?;
+        let text = check_utterance(text)?;
+        let top_intent = match intents.first() {
+            Some(top) if top.confidence >= self.tuning.threshold && top.name != NONE_INTENT => {
+                top.clone()
+            }
+            // Under the threshold, None carries what is left of the belief.
+            _ => IntentScore {
+                name: NONE_INTENT.into(),
+                confidence: 1.0 - intents.first().map_or(0.0, |t| t.confidence),
+            },
+        };
+        Ok(Recognition {
+            text: text.to_string(),
+            top_intent,
+            intents,
+            entities: self.entities(text),
+            recognizer: KIND.into(),
+            endpoint: None,
+        })
+    }
+}
+
+#[async_trait]
+impl Recognizer for EmbeddedRecognizer {
+    async fn recognize(&self, text: &str, _locale: &str) -> Result<Recognition, LuError> {
+        self.recognize_now(text)
+    }
+
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intents::{IntentDef, RegexEntity};
+
+    fn file() -> IntentsFile {
+        let def = |n: &str, ex: &[&str]| IntentDef {
+            name: n.into(),
+            examples: ex.iter().map(|s| s.to_string()).collect(),
+        };
+        IntentsFile {
+            locale: "en-us".into(),
+            intents: vec![
+                def(
+                    "Cancel",
+                    &["cancel", "stop that", "never mind", "forget it"],
+                ),
+                def(
+                    "Help",
+                    &["help", "what can you do", "how do i use this bot"],
+                ),
+            ],
+            entities: vec![RegexEntity {
+                name: "ticket".into(),
+                regex: r"\bINC\d{4}\b".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn examples_unrelated_text_and_entities() {
+        let r = EmbeddedRecognizer::new(&file(), 0.5).unwrap();
+        assert_eq!(
+            r.recognize_now("Cancel!").unwrap().top_intent.name,
+            "Cancel"
+        );
+        assert_eq!(
+            r.recognize_now("please stop that").unwrap().top_intent.name,
+            "Cancel"
+        );
+        assert_eq!(
+            r.recognize_now("what can you do for me")
+                .unwrap()
+                .top_intent
+                .name,
+            "Help"
+        );
+        let none = r
+            .recognize_now("what is the refund policy for shoes")
+            .unwrap();
+        assert_eq!(none.top_intent.name, NONE_INTENT);
+        assert_eq!(none.intents.len(), 2, "every intent is listed");
+        let e = r
+            .recognize_now("ça va? cancel INC1234 now")
+            .unwrap()
+            .entities;
+        assert_eq!(e.len(), 1);
+        assert_eq!(
+            (e[0].offset, e[0].length, e[0].text.as_str()),
+            (14, 7, "INC1234")
+        );
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        let r = EmbeddedRecognizer::new(&file(), 0.5).unwrap();
+        assert!(matches!(
+            r.recognize_now(""),
+            Err(LuError::InvalidUtterance(_))
+        ));
+        let huge = "cancel ".repeat(1000);
+        assert!(matches!(
+            r.recognize_now(&huge),
+            Err(LuError::InvalidUtterance(_))
+        ));
+        // Punctuation only: valid input, nothing to match.
+        assert_eq!(r.recognize_now("?!").unwrap().top_intent.name, NONE_INTENT);
+    }
+}
