@@ -307,8 +307,10 @@ CASES = [
     ("a shell syntax error", "deploy/smoke.sh", "fi\n", "fi fi\n", "deploy/smoke.sh: bash -n"),
     ("a YAML syntax error", ".github/workflows/deploy.yml",
      "permissions:", "permissions: [unclosed", "not valid YAML"),
-    ("a pending key whose section landed under other names", "config/default.toml",
-     "[qna]", '[transcripts.blob]\naccount = "x"\n\n[qna]', "config has [transcripts.blob] but no account_url"),
+    ("a pending key whose section landed under other names", "deploy/pending-config-keys.txt",
+     "telemetry.export_blob.managed_identity_client_id env-only",
+     "telemetry.export_blob.managed_identity_client_id env-only\ntelemetry.export_blob.account",
+     "config has [telemetry.export_blob] but no account;"),
     ("a config key removed from default.toml", "config/default.toml",
      'format = "text"', "", "BOT__LOG__FORMAT is not a setting"),
 ]

@@ -58,8 +58,9 @@ var isMsi = botAppType == 'UserAssignedMSI'
 var botSettings = [
   { name: 'BOT_REGION', value: region }
   { name: 'BOT__LOG__FORMAT', value: 'json' }
-  // State in the shared Cosmos DB account, transcripts in this region's Blob
-  // account, both with the stamp identity (no keys, no SAS).
+  // State in the shared Cosmos DB account; transcripts and the telemetry
+  // export in this region's Blob account; all with the stamp identity (no
+  // keys, no SAS).
   { name: 'BOT__STORAGE__KIND', value: 'cosmos' }
   { name: 'BOT__STORAGE__COSMOS__ENDPOINT', value: cosmosEndpoint }
   { name: 'BOT__STORAGE__COSMOS__DATABASE', value: cosmosDatabase }
@@ -72,6 +73,11 @@ var botSettings = [
   { name: 'BOT__TRANSCRIPTS__BLOB__CONTAINER', value: 'transcripts' }
   { name: 'BOT__TRANSCRIPTS__BLOB__AUTH', value: 'managed_identity' }
   { name: 'BOT__TRANSCRIPTS__BLOB__MANAGED_IDENTITY_CLIENT_ID', value: identity.properties.clientId }
+  { name: 'BOT__TELEMETRY__EXPORT_KIND', value: 'blob' }
+  { name: 'BOT__TELEMETRY__EXPORT_BLOB__ACCOUNT_URL', value: storage.outputs.blobUrl }
+  { name: 'BOT__TELEMETRY__EXPORT_BLOB__CONTAINER', value: 'telemetry' }
+  { name: 'BOT__TELEMETRY__EXPORT_BLOB__AUTH', value: 'managed_identity' }
+  { name: 'BOT__TELEMETRY__EXPORT_BLOB__MANAGED_IDENTITY_CLIENT_ID', value: identity.properties.clientId }
   { name: 'MicrosoftAppType', value: botAppType }
   { name: 'MicrosoftAppId', value: isMsi ? botIdentityClientId : botAppId }
   { name: 'MicrosoftAppTenantId', value: botTenantId }

@@ -80,8 +80,9 @@ pub struct CosmosSettings {
     pub preferred_regions: Vec<String>,
 }
 
-/// `[storage.blob]`: Blob Storage in botbuilder's BlobsStorage layout.
-#[derive(Debug, Clone, Deserialize)]
+/// `[storage.blob]`: Blob Storage in botbuilder's BlobsStorage layout. The
+/// same keys configure `[transcripts.blob]` and `[telemetry.export_blob]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct BlobSettings {
     #[serde(default)]
     pub account_url: String,
@@ -92,7 +93,7 @@ pub struct BlobSettings {
     /// `sas` or `managed_identity`.
     #[serde(default)]
     pub auth: String,
-    #[serde(default)]
+    #[serde(default, serialize_with = "redact")]
     pub sas: Option<SecretString>,
     #[serde(default)]
     pub managed_identity_client_id: Option<String>,
@@ -221,15 +222,33 @@ pub struct TelemetrySettings {
     pub export_interval_ms: u64,
     /// botbuilder's `logPersonalInformation`.
     pub log_personal_information: bool,
-    /// NDJSON continuous export directory; empty is off.
+    /// Where the NDJSON continuous export goes: `off`, `dir` (files under
+    /// `export_dir`; an empty directory is off) or `blob`
+    /// (`[telemetry.export_blob]`).
+    pub export_kind: String,
+    /// NDJSON continuous export directory, for `export_kind = "dir"`.
     pub export_dir: String,
+    /// The region's telemetry container, for `export_kind = "blob"`.
+    pub export_blob: Option<BlobSettings>,
     pub export_flush_ms: u64,
     pub export_batch_max: usize,
     pub export_queue_max: usize,
     /// `APPLICATIONINSIGHTS_CONNECTION_STRING`, from the environment: it
     /// carries the ingestion key, so it is a secret.
-    #[serde(skip)]
+    #[serde(skip_deserializing, serialize_with = "redact")]
     pub app_insights_connection_string: Option<SecretString>,
+    /// The export target `export_kind` resolves to, validated.
+    #[serde(skip)]
+    pub export: ExportTarget,
+}
+
+/// Where the bot telemetry events are exported.
+#[derive(Debug, Clone, Default)]
+pub enum ExportTarget {
+    #[default]
+    Off,
+    Dir(PathBuf),
+    Blob(BlobConfig),
 }
 
 impl Default for TelemetrySettings {
@@ -238,11 +257,14 @@ impl Default for TelemetrySettings {
             otlp_endpoint: String::new(),
             export_interval_ms: 5000,
             log_personal_information: false,
+            export_kind: "dir".into(),
             export_dir: String::new(),
+            export_blob: None,
             export_flush_ms: 10_000,
             export_batch_max: 500,
             export_queue_max: 10_000,
             app_insights_connection_string: None,
+            export: ExportTarget::Off,
         }
     }
 }
@@ -424,6 +446,7 @@ impl Settings {
             "log": self.log,
             "auth": self.auth,
             "app": self.app,
+            "telemetry": self.telemetry,
         })
     }
 
@@ -792,6 +815,32 @@ impl Settings {
                 ));
             }
         }
+        telemetry.export = match telemetry.export_kind.as_str() {
+            "off" => ExportTarget::Off,
+            "dir" if telemetry.export_dir.is_empty() => ExportTarget::Off,
+            "dir" => ExportTarget::Dir(PathBuf::from(&telemetry.export_dir)),
+            "blob" => {
+                if telemetry.export_blob.is_none() {
+                    return Err(invalid(
+                        "telemetry.export_kind",
+                        "blob",
+                        "needs a [telemetry.export_blob] section (account_url, container, auth)",
+                    ));
+                }
+                ExportTarget::Blob(blob_config(
+                    telemetry.export_blob.as_ref(),
+                    "telemetry.export_blob",
+                    &invalid,
+                )?)
+            }
+            other => {
+                return Err(invalid(
+                    "telemetry.export_kind",
+                    other,
+                    "expected off, dir or blob",
+                ))
+            }
+        };
         telemetry.app_insights_connection_string =
             var("APPLICATIONINSIGHTS_CONNECTION_STRING").map(SecretString::from);
         let lu = crate::lu_settings::validate(raw.lu, &config_dir, &invalid)?;
@@ -1319,10 +1368,102 @@ mod tests {
     }
 
     #[test]
+    fn region_files_send_transcripts_and_telemetry_to_their_own_account() {
+        for region in ["eastus2", "centralus"] {
+            let s = Settings::load_from(&env(&[("BOT_REGION", region)])).unwrap();
+            let TranscriptKind::Blob(t) = &s.transcripts else {
+                panic!("{region}: {:?}", s.transcripts)
+            };
+            let ExportTarget::Blob(e) = &s.telemetry.export else {
+                panic!("{region}: {:?}", s.telemetry.export)
+            };
+            assert!(e.account_url.contains(region), "{region}: {e:?}");
+            assert_eq!(e.account_url, t.account_url);
+            assert_eq!(
+                (t.container.as_str(), e.container.as_str()),
+                ("transcripts", "telemetry")
+            );
+            assert!(matches!(
+                e.auth,
+                BlobAuth::ManagedIdentity { client_id: None }
+            ));
+        }
+    }
+
+    #[test]
+    fn telemetry_export_to_blob_is_validated_and_its_sas_redacted() {
+        let blob = |extra: &[(&'static str, &'static str)]| {
+            let mut v = vec![
+                ("BOT__TELEMETRY__EXPORT_KIND", "blob"),
+                (
+                    "BOT__TELEMETRY__EXPORT_BLOB__ACCOUNT_URL",
+                    "http://127.0.0.1:10000/devstoreaccount1",
+                ),
+                ("BOT__TELEMETRY__EXPORT_BLOB__CONTAINER", "telemetry"),
+                ("BOT__TELEMETRY__EXPORT_BLOB__AUTH", "sas"),
+            ];
+            v.extend_from_slice(extra);
+            Settings::load_from(&env(&v))
+        };
+        let s = blob(&[("BOT__TELEMETRY__EXPORT_BLOB__SAS", "sv=1&sig=sekrit-sig")]).unwrap();
+        assert!(matches!(
+            &s.telemetry.export,
+            ExportTarget::Blob(b) if b.container == "telemetry" && matches!(b.auth, BlobAuth::Sas(_))
+        ));
+        let dump = s.redacted().to_string();
+        assert!(
+            dump.contains("\"export_kind\":\"blob\"") && dump.contains("[REDACTED]"),
+            "{dump}"
+        );
+        assert!(!dump.contains("sekrit-sig") && !format!("{s:?}").contains("sekrit-sig"));
+
+        let e = blob(&[]).unwrap_err().to_string();
+        assert!(
+            e.contains("telemetry.export_blob.sas")
+                && e.contains("BOT__TELEMETRY__EXPORT_BLOB__SAS"),
+            "{e}"
+        );
+        let e = blob(&[
+            ("BOT__TELEMETRY__EXPORT_BLOB__SAS", "sv=1&sig=x"),
+            ("BOT__TELEMETRY__EXPORT_BLOB__CONTAINER", "Telemetry_Export"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("telemetry.export_blob.container") && e.contains("environment"),
+            "{e}"
+        );
+        let e = Settings::load_from(&env(&[("BOT__TELEMETRY__EXPORT_KIND", "blob")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("telemetry.export_kind") && e.contains("[telemetry.export_blob]"),
+            "{e}"
+        );
+        let e = Settings::load_from(&env(&[("BOT__TELEMETRY__EXPORT_KIND", "s3")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("telemetry.export_kind") && e.contains("environment"),
+            "{e}"
+        );
+        let s =
+            Settings::load_from(&env(&[("BOT__TELEMETRY__EXPORT_DIR", "data/telemetry")])).unwrap();
+        assert!(matches!(&s.telemetry.export, ExportTarget::Dir(d) if d.ends_with("telemetry")));
+        let s = Settings::load_from(&env(&[
+            ("BOT__TELEMETRY__EXPORT_DIR", "data/telemetry"),
+            ("BOT__TELEMETRY__EXPORT_KIND", "off"),
+        ]))
+        .unwrap();
+        assert!(matches!(s.telemetry.export, ExportTarget::Off));
+    }
+
+    #[test]
     fn telemetry_is_off_by_default_and_validated() {
         let s = Settings::load_from(&env(&[])).unwrap();
         assert!(s.telemetry.otlp_endpoint.is_empty());
         assert!(s.telemetry.export_dir.is_empty());
+        assert!(matches!(s.telemetry.export, ExportTarget::Off));
         assert!(!s.telemetry.log_personal_information);
         let e = Settings::load_from(&env(&[("BOT__TELEMETRY__OTLP_ENDPOINT", "collector:4318")]))
             .unwrap_err()
@@ -1338,5 +1479,6 @@ mod tests {
         .unwrap();
         assert!(s.telemetry.app_insights_connection_string.is_some());
         assert!(!format!("{s:?}").contains("secret-key-1"));
+        assert!(!s.redacted().to_string().contains("secret-key-1"));
     }
 }

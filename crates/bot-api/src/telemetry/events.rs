@@ -227,6 +227,7 @@ mod tests {
     use std::time::Duration;
 
     use async_trait::async_trait;
+    use bot_storage::StorageError;
     use bytes::Bytes;
     use serde_json::json;
 
@@ -238,11 +239,11 @@ mod tests {
 
     #[async_trait]
     impl Sink for Capture {
-        async fn put(&self, _name: &str, bytes: Bytes) -> Result<(), String> {
-            let text = String::from_utf8(bytes.to_vec()).map_err(|e| e.to_string())?;
+        async fn put(&self, _name: &str, bytes: Bytes) -> Result<(), StorageError> {
+            let text = std::str::from_utf8(&bytes).expect("UTF-8");
             let mut out = self.0.lock().unwrap();
             for line in text.lines() {
-                out.push(serde_json::from_str(line).map_err(|e| e.to_string())?);
+                out.push(serde_json::from_str(line).expect("one JSON value a line"));
             }
             Ok(())
         }

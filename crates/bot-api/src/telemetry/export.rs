@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bot_storage::StorageError;
 use bytes::Bytes;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use tokio::sync::{mpsc, oneshot, Mutex};
@@ -22,10 +23,12 @@ use super::metrics::metrics;
 use super::otel::RateLimited;
 
 /// Where batches go: put these bytes under this name. The local directory is
-/// one; a Blob container (put block blob) is the other.
+/// one; a Blob container (put block blob, [`super::blob_sink::BlobSink`]) is
+/// the other. A failed put loses that batch only: it is counted and logged,
+/// and the next batch is tried as usual.
 #[async_trait]
 pub trait Sink: Send + Sync {
-    async fn put(&self, name: &str, bytes: Bytes) -> Result<(), String>;
+    async fn put(&self, name: &str, bytes: Bytes) -> Result<(), StorageError>;
 }
 
 /// Files under a directory (embedded mode). Written to a temporary name and
@@ -40,22 +43,29 @@ impl LocalDirSink {
     }
 }
 
+fn file_err(what: &str, path: &std::path::Path, e: std::io::Error) -> StorageError {
+    StorageError::Backend {
+        backend: "file",
+        message: format!("{what} {}: {e}", path.display()),
+    }
+}
+
 #[async_trait]
 impl Sink for LocalDirSink {
-    async fn put(&self, name: &str, bytes: Bytes) -> Result<(), String> {
+    async fn put(&self, name: &str, bytes: Bytes) -> Result<(), StorageError> {
         let path = self.root.join(name);
         let tmp = path.with_extension("ndjson.tmp");
         if let Some(dir) = path.parent() {
             tokio::fs::create_dir_all(dir)
                 .await
-                .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+                .map_err(|e| file_err("creating", dir, e))?;
         }
         tokio::fs::write(&tmp, &bytes)
             .await
-            .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
+            .map_err(|e| file_err("writing", &tmp, e))?;
         tokio::fs::rename(&tmp, &path)
             .await
-            .map_err(|e| format!("renaming to {}: {e}", path.display()))
+            .map_err(|e| file_err("renaming to", &path, e))
     }
 }
 
@@ -74,6 +84,7 @@ pub struct Exporter {
     tx: mpsc::Sender<TelemetryEvent>,
     dropped: Arc<AtomicU64>,
     written: Arc<AtomicU64>,
+    failed_batches: Arc<AtomicU64>,
     drop_log: RateLimited,
     stop: Mutex<Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>>,
 }
@@ -90,6 +101,7 @@ impl Exporter {
         let (stop_tx, stop_rx) = oneshot::channel();
         let dropped = Arc::new(AtomicU64::new(0));
         let written = Arc::new(AtomicU64::new(0));
+        let failed_batches = Arc::new(AtomicU64::new(0));
         let worker = Worker {
             sink,
             region,
@@ -98,6 +110,7 @@ impl Exporter {
             seq: 0,
             dropped: dropped.clone(),
             written: written.clone(),
+            failed_batches: failed_batches.clone(),
             fail_log: RateLimited::new(Duration::from_secs(60)),
         };
         let task = tokio::spawn(worker.run(rx, stop_rx));
@@ -105,6 +118,7 @@ impl Exporter {
             tx,
             dropped,
             written,
+            failed_batches,
             drop_log: RateLimited::new(Duration::from_secs(60)),
             stop: Mutex::new(Some((stop_tx, task))),
         }
@@ -140,6 +154,11 @@ impl Exporter {
         self.written.load(Ordering::Relaxed)
     }
 
+    /// Batches the sink failed to take (their events count as dropped).
+    pub fn failed_batches(&self) -> u64 {
+        self.failed_batches.load(Ordering::Relaxed)
+    }
+
     /// Writes what is queued and stops. Later offers are dropped.
     pub async fn shutdown(&self) {
         if let Some((stop, task)) = self.stop.lock().await.take() {
@@ -157,6 +176,7 @@ struct Worker {
     seq: u64,
     dropped: Arc<AtomicU64>,
     written: Arc<AtomicU64>,
+    failed_batches: Arc<AtomicU64>,
     fail_log: RateLimited,
 }
 
@@ -218,6 +238,7 @@ impl Worker {
             Err(error) => {
                 let n = events.len() as u64;
                 self.dropped.fetch_add(n, Ordering::Relaxed);
+                self.failed_batches.fetch_add(1, Ordering::Relaxed);
                 metrics().export_dropped(n, "sink_failed");
                 self.fail_log.note(|suppressed| {
                     tracing::warn!(%error, batch = %name, events = n, suppressed,
@@ -277,9 +298,9 @@ mod tests {
 
     #[async_trait]
     impl Sink for Stuck {
-        async fn put(&self, name: &str, bytes: Bytes) -> Result<(), String> {
+        async fn put(&self, name: &str, bytes: Bytes) -> Result<(), StorageError> {
             self.entered.notify_one();
-            let _permit = self.release.acquire().await.map_err(|e| e.to_string())?;
+            let _permit = self.release.acquire().await.expect("never closed");
             self.puts.lock().unwrap().push((name.to_string(), bytes));
             Ok(())
         }
@@ -327,6 +348,58 @@ mod tests {
         assert_eq!(convs, ["c0", "c1", "c2", "c3"]);
         exporter.offer(event(99));
         assert_eq!(exporter.dropped(), 8, "offers after shutdown are dropped");
+    }
+
+    /// A sink that fails its first `fail_first` puts, then takes the rest.
+    struct Flaky {
+        fail_first: u64,
+        calls: AtomicU64,
+        puts: std::sync::Mutex<Vec<String>>,
+    }
+
+    #[async_trait]
+    impl Sink for Flaky {
+        async fn put(&self, name: &str, _bytes: Bytes) -> Result<(), StorageError> {
+            if self.calls.fetch_add(1, Ordering::SeqCst) < self.fail_first {
+                return Err(StorageError::Unavailable {
+                    backend: "blob",
+                    message: "connection refused".into(),
+                });
+            }
+            self.puts.lock().unwrap().push(name.to_string());
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_sink_drops_and_counts_its_batch_and_export_goes_on() {
+        let sink = Arc::new(Flaky {
+            fail_first: 2,
+            calls: AtomicU64::new(0),
+            puts: std::sync::Mutex::new(Vec::new()),
+        });
+        let limits = ExportLimits {
+            queue_max: 100,
+            batch_max: 2,
+            flush_every: Duration::from_secs(3600),
+        };
+        let exporter = Exporter::start(sink.clone(), "r".into(), "i".into(), limits);
+        for n in 0..7 {
+            exporter.offer(event(n)); // never waits on the failing sink
+        }
+        exporter.shutdown().await;
+        // Batches of 2, 2, 2, 1: the first two fail, the next two are written.
+        assert_eq!(exporter.failed_batches(), 2);
+        assert_eq!(exporter.dropped(), 4);
+        assert_eq!(exporter.written(), 3);
+        assert_eq!(
+            *sink.puts.lock().unwrap(),
+            [
+                "r/2026/03/04/05/i-000003.ndjson",
+                "r/2026/03/04/05/i-000004.ndjson"
+            ],
+            "a failed batch's sequence number is not reused"
+        );
     }
 
     #[tokio::test]

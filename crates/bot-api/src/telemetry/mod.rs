@@ -5,6 +5,7 @@
 //! Nothing here may block or fail a turn: exports run on background threads
 //! and tasks with bounded queues, drops are counted, failures logged.
 
+pub mod blob_sink;
 pub mod events;
 pub mod export;
 pub mod logs;
@@ -19,7 +20,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
-use crate::settings::{Settings, TelemetrySettings};
+use crate::settings::{ExportTarget, Settings, TelemetrySettings};
 
 pub use events::BotTelemetry;
 
@@ -108,12 +109,35 @@ impl Telemetry {
     }
 }
 
-/// The bot telemetry events and, when `telemetry.export_dir` is set, their
-/// continuous export to local files. Starts a task: call inside the runtime.
+/// The bot telemetry events and, per `telemetry.export_kind`, their
+/// continuous export to local files or to the region's Blob container.
+/// Starts a task: call inside the runtime.
 pub fn bot_telemetry(t: &TelemetrySettings, region: &str) -> BotTelemetry {
-    let export = (!t.export_dir.is_empty()).then(|| {
+    let sink: Option<Arc<dyn export::Sink>> = match &t.export {
+        ExportTarget::Off => None,
+        ExportTarget::Dir(dir) => {
+            tracing::info!(dir = %dir.display(), "telemetry events exported to local files");
+            Some(Arc::new(export::LocalDirSink::new(dir)))
+        }
+        ExportTarget::Blob(config) => match blob_sink::BlobSink::new(config) {
+            Ok(sink) => {
+                tracing::info!(
+                    account = %config.account_url,
+                    container = %config.container,
+                    "telemetry events exported to Blob"
+                );
+                Some(Arc::new(sink))
+            }
+            Err(e) => {
+                // Telemetry is not worth refusing to serve over.
+                tracing::error!(error = %e, "telemetry export to Blob is off");
+                None
+            }
+        },
+    };
+    let export = sink.map(|sink| {
         Arc::new(export::Exporter::start(
-            Arc::new(export::LocalDirSink::new(&t.export_dir)),
+            sink,
             region.to_string(),
             instance_id().to_string(),
             export::ExportLimits {

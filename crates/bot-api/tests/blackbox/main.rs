@@ -5,6 +5,7 @@ mod support;
 mod bad_input;
 mod concurrency;
 mod drain;
+mod export_blob;
 mod messages;
 mod restart;
 mod telemetry;

@@ -226,6 +226,19 @@ impl Drop for ChannelServer {
     }
 }
 
+/// A config directory with one extra region file, so the test can name a
+/// region of its own that still runs in local mode.
+pub fn config_with_region(dir: &Path, region: &str) -> String {
+    let config = dir.join("config");
+    std::fs::create_dir_all(config.join("regions")).unwrap();
+    std::fs::write(
+        config.join("regions").join(format!("{region}.toml")),
+        "[bot]\nmode = \"local\"\n",
+    )
+    .unwrap();
+    config.display().to_string()
+}
+
 /// Reads state documents straight from the bot's SQLite file.
 pub async fn read_state(state_dir: &Path, key: &str) -> Option<Value> {
     use bot_storage::Storage;

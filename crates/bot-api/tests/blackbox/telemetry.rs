@@ -94,19 +94,6 @@ fn resource_attr<'a>(r: &'a Option<Resource>, key: &str) -> Option<&'a str> {
     attr(&r.as_ref()?.attributes, key)
 }
 
-/// A config directory with one extra region file, so the test can name a
-/// region of its own that still runs in local mode.
-fn config_with_region(dir: &Path, region: &str) -> String {
-    let config = dir.join("config");
-    std::fs::create_dir_all(config.join("regions")).unwrap();
-    std::fs::write(
-        config.join("regions").join(format!("{region}.toml")),
-        "[bot]\nmode = \"local\"\n",
-    )
-    .unwrap();
-    config.display().to_string()
-}
-
 /// Polls `done` until it holds, up to a generous limit (a wait, not a timing
 /// assertion: the export interval in these tests is 100 ms).
 async fn wait_for(mut done: impl FnMut() -> bool) -> bool {

@@ -187,6 +187,37 @@ impl BlobContainers {
             Err(e) => Err(map_err(e, "")),
         }
     }
+
+    /// Puts `body` as a block blob named `name` (used as given: `/` makes
+    /// virtual directories) on the primary, replacing any blob of that name.
+    /// For writers of whole files such as the telemetry export; the
+    /// container is created when the first put finds it missing.
+    pub async fn put_block_blob(
+        &self,
+        name: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), StorageError> {
+        // Cheap to clone for the retry: one shared buffer.
+        let body = azure_core::Bytes::from(body);
+        let blob = self.primary.blob_client(name);
+        let put = || {
+            let options = BlockBlobClientUploadOptions {
+                blob_content_type: Some(content_type.to_string()),
+                ..Default::default()
+            };
+            blob.upload(body.clone().into(), Some(options))
+        };
+        match put().await {
+            Ok(_) => Ok(()),
+            // A put can only miss the container (404 ContainerNotFound).
+            Err(e) if e.http_status() == Some(StatusCode::NotFound) => {
+                self.ensure_container().await?;
+                put().await.map(|_| ()).map_err(|e| map_err(e, name))
+            }
+            Err(e) => Err(map_err(e, name)),
+        }
+    }
 }
 
 pub struct BlobStorage {
