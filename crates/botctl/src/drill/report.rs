@@ -25,9 +25,13 @@ pub struct Report {
     pub restore_at_secs: Option<f64>,
     pub restore_command_status: Option<String>,
     /// The watched region's /readyz (polled every 50 ms): fault -> 503 and
-    /// restore -> 200, in seconds.
+    /// restore -> 200, in seconds from the start of the fault or restore
+    /// command (an upper bound; minus the command's own time, below, it is a
+    /// lower bound).
     pub readiness_flip_down_secs: Option<f64>,
     pub readiness_flip_up_secs: Option<f64>,
+    pub fault_command_secs: Option<f64>,
+    pub restore_command_secs: Option<f64>,
     pub conversations: usize,
     pub rate: f64,
     pub duration_secs: u64,
@@ -205,6 +209,8 @@ pub fn build(args: &DrillArgs, log: &Log) -> Report {
         restore_command_status: log.restore_status.clone(),
         readiness_flip_down_secs: log.ready_down_after,
         readiness_flip_up_secs: log.ready_up_after,
+        fault_command_secs: log.fault_command_secs,
+        restore_command_secs: log.restore_command_secs,
         conversations: args.conversations,
         rate: args.rate,
         duration_secs: args.duration,

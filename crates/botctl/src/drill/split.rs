@@ -305,7 +305,11 @@ mod tests {
     }
 
     fn ack(i: usize, turn: u64) -> (usize, u64, Option<String>) {
-        let region = if i.is_multiple_of(2) { "local-a" } else { "local-b" };
+        let region = if i.is_multiple_of(2) {
+            "local-a"
+        } else {
+            "local-b"
+        };
         (i, turn, Some(region.into()))
     }
 

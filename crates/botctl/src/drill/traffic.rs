@@ -42,6 +42,9 @@ pub struct Log {
     /// When the fault command actually ran, in seconds since the start.
     pub fault_ran_at: Option<f64>,
     pub fault_status: Option<String>,
+    /// How long the fault command took: the outage began somewhere inside.
+    pub fault_command_secs: Option<f64>,
+    pub restore_command_secs: Option<f64>,
     /// When the restore command ran, and how it ended.
     pub restore_ran_at: Option<f64>,
     pub restore_status: Option<String>,
@@ -194,6 +197,7 @@ pub async fn drive(client: &reqwest::Client, args: &DrillArgs) -> anyhow::Result
                 Some(cmd) => run_shell(&cmd).await,
                 None => "no fault command".to_string(),
             };
+            let fault_took = since.elapsed().as_secs_f64();
             let down_after = match &watch {
                 Some(url) => until_ready(&probe, url, false, since, watch_until).await,
                 None => None,
@@ -205,12 +209,13 @@ pub async fn drive(client: &reqwest::Client, args: &DrillArgs) -> anyhow::Result
                 let restore_at = start.elapsed().as_secs_f64();
                 let since = Instant::now();
                 let status = run_shell(&cmd).await;
+                let took = since.elapsed().as_secs_f64();
                 if let Some(url) = &watch {
                     up_after = until_ready(&probe, url, true, since, watch_until).await;
                 }
-                restored = Some((restore_at, status));
+                restored = Some((restore_at, status, took));
             }
-            (ran_at, status, down_after, restored, up_after)
+            (ran_at, status, fault_took, down_after, restored, up_after)
         })
     };
 
@@ -254,16 +259,17 @@ pub async fn drive(client: &reqwest::Client, args: &DrillArgs) -> anyhow::Result
     for t in tasks {
         conversations.push(t.await?);
     }
-    let (ran_at, status, ready_down_after, restored, ready_up_after) = fault.await?;
+    let (ran_at, status, fault_took, ready_down_after, restored, ready_up_after) = fault.await?;
     let attempts = std::mem::take(&mut *ctx.attempts.lock().unwrap_or_else(|p| p.into_inner()));
-    let (restore_ran_at, restore_status) = restored.unzip();
     Ok(Log {
         attempts,
         conversations,
         fault_ran_at: args.fault_cmd.as_ref().map(|_| ran_at),
         fault_status: Some(status),
-        restore_ran_at,
-        restore_status,
+        fault_command_secs: args.fault_cmd.as_ref().map(|_| fault_took),
+        restore_ran_at: restored.as_ref().map(|r| r.0),
+        restore_status: restored.as_ref().map(|r| r.1.clone()),
+        restore_command_secs: restored.as_ref().map(|r| r.2),
         ready_down_after,
         ready_up_after,
     })
