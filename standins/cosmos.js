@@ -2,7 +2,7 @@
 // A local Cosmos DB stand-in: @vercel/cosmosdb-server, patched where the
 // official Rust SDK (azure_data_cosmos 1.x) expects what real Cosmos does.
 //
-//   node standins/cosmos.js [--port N] [--host 127.0.0.1]
+//   node standins/cosmos.js [--port N] [--host 127.0.0.1] [--regions "A,B"]
 //
 // Prints one line `COSMOS_ENDPOINT=http://host:port/` once it accepts
 // connections, then serves until killed. Plain http only: the SDK is told
@@ -56,17 +56,28 @@ wrap("read-document", (orig) => (account, req, res, params) => {
 });
 
 // 3. With --no-ssl the account still advertises https:// endpoints, and the
-//    SDK follows them. Advertise what is actually served.
+//    SDK follows them. Advertise what is actually served, at the address the
+//    client used: behind a per-region proxy (deploy/local/stack) the SDK
+//    must keep going through its proxy, not around it.
+//    --regions "A,B" names the account's regions (the first is the write
+//    region), so each bot region's preferred-region list means something.
+let regionNames = null;
 wrap("read-meta", (orig) => (account, req, res, params) => {
   const meta = orig(account, req, res, params);
   const copy = JSON.parse(JSON.stringify(meta));
+  const host = req.headers.host;
   for (const list of [copy.writableLocations, copy.readableLocations]) {
     for (const loc of list || []) {
-      loc.databaseAccountEndpoint = loc.databaseAccountEndpoint.replace(
-        /^https:/,
-        "http:"
-      );
+      loc.databaseAccountEndpoint = host
+        ? `http://${host}/`
+        : loc.databaseAccountEndpoint.replace(/^https:/, "http:");
     }
+  }
+  if (regionNames) {
+    const endpoint = copy.writableLocations[0].databaseAccountEndpoint;
+    const loc = (name) => ({ name, databaseAccountEndpoint: endpoint });
+    copy.writableLocations = [loc(regionNames[0])];
+    copy.readableLocations = regionNames.map(loc);
   }
   return copy;
 });
@@ -108,9 +119,10 @@ function parseArgs(argv) {
     const a = argv[i];
     if (a === "--port" || a === "-p") args.port = parseInt(argv[++i], 10);
     else if (a === "--host") args.host = argv[++i];
+    else if (a === "--regions") args.regions = argv[++i];
     else if (a === "--no-ssl") continue; // always plain http
     else if (a === "--help" || a === "-h") {
-      console.log("usage: node cosmos.js [--port N] [--host 127.0.0.1]");
+      console.log('usage: node cosmos.js [--port N] [--host 127.0.0.1] [--regions "A,B"]');
       process.exit(0);
     } else {
       console.error(`cosmos.js: unknown argument ${a}`);
@@ -125,6 +137,13 @@ function parseArgs(argv) {
 }
 
 const args = parseArgs(process.argv.slice(2));
+if (args.regions) {
+  regionNames = args.regions.split(",").map((r) => r.trim()).filter(Boolean);
+  if (regionNames.length === 0) {
+    console.error("cosmos.js: --regions needs at least one name");
+    process.exit(2);
+  }
+}
 // keepAlive: the SDK pools connections; closing each one costs a handshake.
 const server = createHttpServer({ keepAlive: true });
 server.keepAliveTimeout = 60000;

@@ -5,12 +5,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod azurite_sas;
 mod config_cmd;
 mod drill;
 mod index;
 mod kb;
 mod kb_sync;
 mod lu;
+mod proxy;
 mod state_cmd;
 mod transcript_cmd;
 mod unattended;
@@ -28,6 +30,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Print an account SAS for Azurite's well-known dev account (local stacks).
+    AzuriteSas(azurite_sas::AzuriteSasArgs),
     /// Show the effective configuration (secrets redacted).
     Config(config_cmd::ConfigArgs),
     /// Run a DR drill through the traffic router and report RTO, lost turns
@@ -39,6 +43,12 @@ enum Command {
     Kb(kb_sync::KbArgs),
     /// Language understanding: import LUIS or CLU app exports.
     Lu(lu::LuArgs),
+    /// A TCP proxy with a fault switch (pass, refuse, blackhole), for the
+    /// local stack's per-region storage outages.
+    Proxy(proxy::ProxyArgs),
+    /// Concurrent turns on one conversation split across two regions,
+    /// bypassing the router: counts lost updates.
+    SplitDrill(drill::split::SplitArgs),
     /// Read, write or delete one state document on the configured backend.
     State(state_cmd::StateArgs),
     /// List, read or delete conversation transcripts.
@@ -49,11 +59,14 @@ enum Command {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::AzuriteSas(args) => azurite_sas::run(args),
         Command::Config(args) => config_cmd::run(args),
         Command::Drill(args) => drill::run(*args).await,
         Command::Index(args) => index::run(args).await,
         Command::Kb(args) => kb_sync::run(args).await,
         Command::Lu(args) => lu::run(args),
+        Command::Proxy(args) => proxy::run(args).await,
+        Command::SplitDrill(args) => drill::split::run(args).await,
         Command::State(args) => state_cmd::run(args).await,
         Command::Transcript(args) => transcript_cmd::run(args).await,
     };

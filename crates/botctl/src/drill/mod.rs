@@ -5,6 +5,7 @@
 //! replies, draws the timeline, and exits non-zero when a threshold breaks.
 
 mod report;
+pub mod split;
 mod timeline;
 mod traffic;
 
@@ -38,6 +39,18 @@ pub struct DrillArgs {
     /// Shell command that injects the fault (run with `sh -c`).
     #[arg(long)]
     pub fault_cmd: Option<String>,
+    /// Shell command that ends the fault (run with `sh -c` at --restore-at).
+    #[arg(long)]
+    pub restore_cmd: Option<String>,
+    /// Seconds after the start when --restore-cmd runs.
+    #[arg(long)]
+    pub restore_at: Option<u64>,
+    /// A region's own URL whose /readyz is polled every 50 ms after the
+    /// fault (until it answers non-200) and after the restore (until 200):
+    /// the readiness flip latencies in the report, timed from the start of
+    /// the fault and restore commands.
+    #[arg(long)]
+    pub watch_ready: Option<String>,
     /// The region that should take over (its x-bot-region value).
     #[arg(long)]
     pub failover_region: Option<String>,
@@ -63,6 +76,10 @@ pub struct DrillArgs {
     pub max_failed: Option<u64>,
     #[arg(long)]
     pub max_rto_secs: Option<f64>,
+    /// Fails the drill when a readiness flip (see --watch-ready) takes
+    /// longer, or never happens.
+    #[arg(long)]
+    pub max_flip_secs: Option<f64>,
 }
 
 pub async fn run(args: DrillArgs) -> anyhow::Result<ExitCode> {
@@ -71,6 +88,16 @@ pub async fn run(args: DrillArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         args.fault_at < args.duration,
         "--fault-at must be inside --duration"
+    );
+    if let Some(at) = args.restore_at {
+        anyhow::ensure!(
+            args.fault_at < at && at < args.duration,
+            "--restore-at must be after --fault-at and inside --duration"
+        );
+    }
+    anyhow::ensure!(
+        args.restore_cmd.is_some() == args.restore_at.is_some(),
+        "--restore-cmd and --restore-at go together"
     );
     let client = reqwest::Client::builder()
         .timeout(Duration::from_millis(args.request_timeout_ms))

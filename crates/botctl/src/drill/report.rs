@@ -22,6 +22,16 @@ pub struct Report {
     pub fault: String,
     pub fault_at_secs: Option<f64>,
     pub fault_command_status: Option<String>,
+    pub restore_at_secs: Option<f64>,
+    pub restore_command_status: Option<String>,
+    /// The watched region's /readyz (polled every 50 ms): fault -> 503 and
+    /// restore -> 200, in seconds from the start of the fault or restore
+    /// command (an upper bound; minus the command's own time, below, it is a
+    /// lower bound).
+    pub readiness_flip_down_secs: Option<f64>,
+    pub readiness_flip_up_secs: Option<f64>,
+    pub fault_command_secs: Option<f64>,
+    pub restore_command_secs: Option<f64>,
     pub conversations: usize,
     pub rate: f64,
     pub duration_secs: u64,
@@ -173,6 +183,21 @@ pub fn build(args: &DrillArgs, log: &Log) -> Report {
             None => violations.push("no success after the fault".to_string()),
         }
     }
+    if let (Some(m), Some(_)) = (args.max_flip_secs, &args.watch_ready) {
+        let mut flips = vec![("fault", log.ready_down_after)];
+        if args.restore_cmd.is_some() {
+            flips.push(("restore", log.ready_up_after));
+        }
+        for (what, flip) in flips {
+            match flip {
+                Some(f) if f <= m => {}
+                Some(f) => {
+                    violations.push(format!("readiness flip after the {what} {f:.2} s > {m} s"))
+                }
+                None => violations.push(format!("readiness did not flip after the {what}")),
+            }
+        }
+    }
     if log.conversations.iter().any(|c| c.final_turn.is_none()) {
         violations.push("a conversation's final message was never answered".to_string());
     }
@@ -180,6 +205,12 @@ pub fn build(args: &DrillArgs, log: &Log) -> Report {
         fault: args.fault.clone(),
         fault_at_secs: fault_at,
         fault_command_status: log.fault_status.clone(),
+        restore_at_secs: log.restore_ran_at,
+        restore_command_status: log.restore_status.clone(),
+        readiness_flip_down_secs: log.ready_down_after,
+        readiness_flip_up_secs: log.ready_up_after,
+        fault_command_secs: log.fault_command_secs,
+        restore_command_secs: log.restore_command_secs,
         conversations: args.conversations,
         rate: args.rate,
         duration_secs: args.duration,

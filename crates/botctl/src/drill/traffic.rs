@@ -42,6 +42,16 @@ pub struct Log {
     /// When the fault command actually ran, in seconds since the start.
     pub fault_ran_at: Option<f64>,
     pub fault_status: Option<String>,
+    /// How long the fault command took: the outage began somewhere inside.
+    pub fault_command_secs: Option<f64>,
+    pub restore_command_secs: Option<f64>,
+    /// When the restore command ran, and how it ended.
+    pub restore_ran_at: Option<f64>,
+    pub restore_status: Option<String>,
+    /// Fault command done -> the watched /readyz answers non-200 (seconds).
+    pub ready_down_after: Option<f64>,
+    /// Restore command done -> the watched /readyz answers 200 again.
+    pub ready_up_after: Option<f64>,
 }
 
 struct Ctx {
@@ -144,7 +154,7 @@ fn short(s: &str) -> String {
     s.chars().take(160).collect()
 }
 
-fn turn_of(body: &Value) -> Option<u64> {
+pub(super) fn turn_of(body: &Value) -> Option<u64> {
     body["activities"].as_array()?.iter().find_map(|a| {
         a["entities"]
             .as_array()?
@@ -167,22 +177,45 @@ pub async fn drive(client: &reqwest::Client, args: &DrillArgs) -> anyhow::Result
 
     let fault = {
         let (cmd, at, start) = (args.fault_cmd.clone(), args.fault_at, ctx.start);
+        let restore = args.restore_cmd.clone().zip(args.restore_at);
+        let watch = args
+            .watch_ready
+            .as_ref()
+            .map(|u| format!("{}/readyz", u.trim_end_matches('/')));
+        let probe = reqwest::Client::builder()
+            .timeout(Duration::from_millis(1000))
+            .build()?;
+        let watch_until = end;
         tokio::spawn(async move {
             tokio::time::sleep_until((start + Duration::from_secs(at)).into()).await;
+            // Flips are timed from the start of the command that injects or
+            // ends the fault: an upper bound, as the outage begins somewhere
+            // inside it.
             let ran_at = start.elapsed().as_secs_f64();
+            let since = Instant::now();
             let status = match cmd {
-                Some(cmd) => match tokio::process::Command::new("sh")
-                    .arg("-c")
-                    .arg(&cmd)
-                    .status()
-                    .await
-                {
-                    Ok(s) => format!("{s}"),
-                    Err(e) => format!("could not run: {e}"),
-                },
+                Some(cmd) => run_shell(&cmd).await,
                 None => "no fault command".to_string(),
             };
-            (ran_at, status)
+            let fault_took = since.elapsed().as_secs_f64();
+            let down_after = match &watch {
+                Some(url) => until_ready(&probe, url, false, since, watch_until).await,
+                None => None,
+            };
+            let mut restored = None;
+            let mut up_after = None;
+            if let Some((cmd, at)) = restore {
+                tokio::time::sleep_until((start + Duration::from_secs(at)).into()).await;
+                let restore_at = start.elapsed().as_secs_f64();
+                let since = Instant::now();
+                let status = run_shell(&cmd).await;
+                let took = since.elapsed().as_secs_f64();
+                if let Some(url) = &watch {
+                    up_after = until_ready(&probe, url, true, since, watch_until).await;
+                }
+                restored = Some((restore_at, status, took));
+            }
+            (ran_at, status, fault_took, down_after, restored, up_after)
         })
     };
 
@@ -226,12 +259,51 @@ pub async fn drive(client: &reqwest::Client, args: &DrillArgs) -> anyhow::Result
     for t in tasks {
         conversations.push(t.await?);
     }
-    let (ran_at, status) = fault.await?;
+    let (ran_at, status, fault_took, ready_down_after, restored, ready_up_after) = fault.await?;
     let attempts = std::mem::take(&mut *ctx.attempts.lock().unwrap_or_else(|p| p.into_inner()));
     Ok(Log {
         attempts,
         conversations,
         fault_ran_at: args.fault_cmd.as_ref().map(|_| ran_at),
         fault_status: Some(status),
+        fault_command_secs: args.fault_cmd.as_ref().map(|_| fault_took),
+        restore_ran_at: restored.as_ref().map(|r| r.0),
+        restore_status: restored.as_ref().map(|r| r.1.clone()),
+        restore_command_secs: restored.as_ref().map(|r| r.2),
+        ready_down_after,
+        ready_up_after,
     })
+}
+
+async fn run_shell(cmd: &str) -> String {
+    match tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .status()
+        .await
+    {
+        Ok(s) => format!("{s}"),
+        Err(e) => format!("could not run: {e}"),
+    }
+}
+
+/// Polls `url` every 50 ms until it answers 200 (`ready`) or anything else
+/// (`!ready`); the seconds since `since` that took, or None by `until`.
+async fn until_ready(
+    client: &reqwest::Client,
+    url: &str,
+    ready: bool,
+    since: Instant,
+    until: Instant,
+) -> Option<f64> {
+    loop {
+        let ok = matches!(client.get(url).send().await, Ok(r) if r.status().as_u16() == 200);
+        if ok == ready {
+            return Some(since.elapsed().as_secs_f64());
+        }
+        if Instant::now() >= until {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -1,0 +1,165 @@
+//! `botctl proxy`, the local stack's per-region storage switch: the real
+//! binary in front of an echo server on 127.0.0.1, switched between pass,
+//! refuse and blackhole on its control port. Waits have generous deadlines;
+//! nothing here is timed.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// An echo server counting the connections it accepted.
+async fn echo() -> (SocketAddr, Arc<AtomicUsize>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 || s.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+struct Proxy {
+    _child: Child,
+    listen: SocketAddr,
+    control: SocketAddr,
+}
+
+async fn proxy(upstream: SocketAddr) -> Proxy {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_botctl"))
+        .args([
+            "proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--control",
+            "127.0.0.1:0",
+        ])
+        .args(["--upstream", &upstream.to_string()])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut listen, mut control) = (None, None);
+    while listen.is_none() || control.is_none() {
+        let line = tokio::time::timeout(DEADLINE, lines.next_line())
+            .await
+            .expect("proxy did not start")
+            .unwrap()
+            .expect("proxy exited");
+        if let Some(a) = line.strip_prefix("PROXY_LISTEN=") {
+            listen = Some(a.parse().unwrap());
+        }
+        if let Some(a) = line.strip_prefix("PROXY_CONTROL=") {
+            control = Some(a.parse().unwrap());
+        }
+    }
+    Proxy {
+        _child: child,
+        listen: listen.unwrap(),
+        control: control.unwrap(),
+    }
+}
+
+async fn ctl(p: &Proxy, cmd: &str) -> String {
+    let s = TcpStream::connect(p.control).await.unwrap();
+    let (r, mut w) = s.into_split();
+    w.write_all(format!("{cmd}\n").as_bytes()).await.unwrap();
+    let mut line = String::new();
+    BufReader::new(r).read_line(&mut line).await.unwrap();
+    line.trim().to_string()
+}
+
+/// One round trip through the proxy, or the error.
+async fn round_trip(addr: SocketAddr) -> std::io::Result<Vec<u8>> {
+    let mut s = TcpStream::connect(addr).await?;
+    s.write_all(b"ping").await?;
+    let mut buf = [0u8; 4];
+    s.read_exact(&mut buf).await?;
+    Ok(buf.to_vec())
+}
+
+/// Fails the test when `start` is older than the deadline.
+fn within_deadline(start: Instant, what: &str) {
+    assert!(start.elapsed() < DEADLINE, "{what} did not happen");
+}
+
+#[tokio::test]
+async fn pass_refuse_blackhole_and_back() {
+    let (upstream, accepted) = echo().await;
+    let p = proxy(upstream).await;
+    assert_eq!(ctl(&p, "status").await, "mode=pass");
+    assert_eq!(round_trip(p.listen).await.unwrap(), b"ping");
+
+    // An open connection is dropped by a cut, and new ones are refused.
+    let mut open = TcpStream::connect(p.listen).await.unwrap();
+    open.write_all(b"ping").await.unwrap();
+    let mut buf = [0u8; 4];
+    open.read_exact(&mut buf).await.unwrap();
+    assert_eq!(ctl(&p, "refuse").await, "mode=refuse");
+    let closed = tokio::time::timeout(DEADLINE, open.read(&mut buf)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0) | Err(_))),
+        "the open connection was not closed: {closed:?}"
+    );
+    let start = Instant::now();
+    loop {
+        match TcpStream::connect(p.listen).await {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
+            _ => within_deadline(start, "connections being refused"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Black hole: the connection is accepted but nothing reaches the upstream.
+    assert_eq!(ctl(&p, "blackhole").await, "mode=blackhole");
+    let before = accepted.load(Ordering::SeqCst);
+    let start = Instant::now();
+    let mut held = loop {
+        if let Ok(s) = TcpStream::connect(p.listen).await {
+            break s;
+        }
+        within_deadline(start, "the port accepting again");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    held.write_all(b"ping").await.unwrap();
+
+    // Restored: the held connection is closed unanswered, never forwarded,
+    // and new connections pass.
+    assert_eq!(ctl(&p, "pass").await, "mode=pass");
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(DEADLINE, held.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the black-holed connection was not closed");
+    assert!(rest.is_empty(), "a black-holed request was answered");
+    assert_eq!(accepted.load(Ordering::SeqCst), before);
+    assert_eq!(round_trip(p.listen).await.unwrap(), b"ping");
+    assert_eq!(accepted.load(Ordering::SeqCst), before + 1);
+}
+
+#[tokio::test]
+async fn an_unknown_command_is_refused_with_the_list() {
+    let (upstream, _) = echo().await;
+    let p = proxy(upstream).await;
+    let answer = ctl(&p, "explode").await;
+    assert!(answer.starts_with("error:"), "{answer}");
+    assert!(answer.contains("blackhole"), "{answer}");
+    assert_eq!(ctl(&p, "status").await, "mode=pass");
+}
