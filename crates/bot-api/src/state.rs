@@ -24,15 +24,16 @@ pub struct StateDoc {
 }
 
 impl StateDoc {
-    pub fn from_item(key: String, item: Option<&StoreItem>) -> Self {
+    /// Takes the item over: the document is not copied.
+    pub fn from_item(key: String, item: Option<StoreItem>) -> Self {
         match item {
             Some(i) => Self {
                 key,
-                doc: match &i.document {
-                    Value::Object(m) => m.clone(),
+                doc: match i.document {
+                    Value::Object(m) => m,
                     _ => Map::new(),
                 },
-                etag: Some(i.etag.clone()),
+                etag: Some(i.etag),
             },
             None => Self {
                 key,
@@ -44,11 +45,16 @@ impl StateDoc {
 
     /// The write that saves this document only if nobody else has since.
     pub fn to_change(&self) -> Change {
+        self.clone().into_change()
+    }
+
+    /// `to_change` without copying the document, for the last use.
+    pub fn into_change(self) -> Change {
         Change {
-            key: self.key.clone(),
-            document: Value::Object(self.doc.clone()),
-            precondition: match &self.etag {
-                Some(e) => Precondition::IfMatch(e.clone()),
+            key: self.key,
+            document: Value::Object(self.doc),
+            precondition: match self.etag {
+                Some(e) => Precondition::IfMatch(e),
                 None => Precondition::IfNotExists,
             },
         }
@@ -119,8 +125,8 @@ impl ConversationState {
 
     /// Remembers a processed activity. Works on the stored JSON directly:
     /// this runs on every turn, and older records are never parsed.
-    pub fn record_processed(&mut self, activity_id: &str, replies: Option<Vec<Activity>>) {
-        let mut record = Map::with_capacity(2);
+    pub fn record_processed(&mut self, activity_id: &str, replies: Option<&[Activity]>) {
+        let mut record = Map::new();
         record.insert("id".into(), Value::String(activity_id.to_string()));
         if let Some(r) = replies {
             record.insert(
@@ -182,7 +188,7 @@ mod tests {
             |c: &ConversationState| c.0.doc["processedActivities"].as_array().unwrap().clone();
         assert_eq!(list(&c).len(), PROCESSED_WINDOW);
         for i in 0..100 {
-            c.record_processed(&format!("r{i}"), Some(Vec::new()));
+            c.record_processed(&format!("r{i}"), Some(&[]));
         }
         let with_replies = list(&c)
             .iter()

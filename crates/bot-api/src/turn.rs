@@ -35,13 +35,15 @@ pub async fn run(app: &AppState, activity: &Activity) -> Result<TurnOutcome, Api
     let _turn_slot = app.conversation_locks.lock(&conv_key).await;
 
     for attempt in 0..attempts {
-        let items = app
+        let mut items = app
             .storage
             .read(&keys)
             .instrument(tracing::info_span!("state.read", attempt))
             .await?;
-        let mut conversation =
-            ConversationState(StateDoc::from_item(conv_key.clone(), items.get(&conv_key)));
+        let mut conversation = ConversationState(StateDoc::from_item(
+            conv_key.clone(),
+            items.remove(&conv_key),
+        ));
         if let Some(id) = activity_id {
             if let Some(done) = conversation.processed(id) {
                 tracing::info!(
@@ -53,7 +55,7 @@ pub async fn run(app: &AppState, activity: &Activity) -> Result<TurnOutcome, Api
         }
         let mut user = user_key
             .as_ref()
-            .map(|k| StateDoc::from_item(k.clone(), items.get(k)))
+            .map(|k| StateDoc::from_item(k.clone(), items.remove(k)))
             .unwrap_or_default();
         let user_before = user.doc.clone();
 
@@ -66,14 +68,14 @@ pub async fn run(app: &AppState, activity: &Activity) -> Result<TurnOutcome, Api
             replies.retain(|r| !r.is_type(activity_types::TRACE));
         }
         if let Some(id) = activity_id {
-            conversation.record_processed(id, expect_replies.then(|| replies.clone()));
+            conversation.record_processed(id, expect_replies.then_some(replies.as_slice()));
         }
 
         // The conversation document is the turn's commit point: it carries the
         // processed-activity record, so it is written first and conditionally.
         let write = app
             .storage
-            .write(vec![conversation.0.to_change()])
+            .write(vec![conversation.0.into_change()])
             .instrument(tracing::info_span!(
                 "state.write",
                 attempt,
@@ -129,8 +131,8 @@ async fn save_user_changes(
             Err(StorageError::Conflict { .. }) => {
                 metrics().etag_conflict("user");
                 backoff(attempt).await;
-                let fresh = app.storage.read(std::slice::from_ref(&user.key)).await?;
-                current = StateDoc::from_item(user.key.clone(), fresh.get(&user.key));
+                let mut fresh = app.storage.read(std::slice::from_ref(&user.key)).await?;
+                current = StateDoc::from_item(user.key.clone(), fresh.remove(&user.key));
                 for (k, v) in &user.doc {
                     if before.get(k) != Some(v) {
                         current.doc.insert(k.clone(), v.clone());

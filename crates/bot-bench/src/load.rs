@@ -25,6 +25,9 @@ pub enum Mode {
     ExpectReplies,
     /// Replies are POSTed to a local channel sink at serviceUrl.
     Sink,
+    /// GET /healthz, no turn at all: the ceiling of this client and the HTTP
+    /// stack on this machine, to tell whether the client is the bottleneck.
+    Healthz,
 }
 
 pub struct LoadConfig {
@@ -72,7 +75,7 @@ fn activity(cfg: &LoadConfig, k: u64) -> String {
     let q = &cfg.questions[k as usize % cfg.questions.len()];
     let delivery = match cfg.mode {
         Mode::ExpectReplies => ",\"deliveryMode\":\"expectReplies\"",
-        Mode::Sink => "",
+        Mode::Sink | Mode::Healthz => "",
     };
     format!(
         "{{\"type\":\"message\",\"id\":\"{}-{k}\",\"channelId\":\"bench\",\"serviceUrl\":\"{}\",\
@@ -173,10 +176,15 @@ async fn connection_loop(
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             tokio::time::sleep(wait).await;
         }
-        let req = Request::post("/api/messages")
-            .header("host", &host)
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(activity(&cfg, k))))?;
+        let req = match cfg.mode {
+            Mode::Healthz => Request::get("/healthz")
+                .header("host", &host)
+                .body(Full::new(Bytes::new()))?,
+            _ => Request::post("/api/messages")
+                .header("host", &host)
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from(activity(&cfg, k))))?,
+        };
         let result = async {
             let resp = sender.send_request(req).await?;
             let status = resp.status();
@@ -188,7 +196,8 @@ async fn connection_loop(
         let good = match &result {
             Ok((status, body)) => {
                 status.is_success()
-                    && (cfg.mode == Mode::Sink || body.windows(12).any(|w| w == b"\"activities\""))
+                    && (cfg.mode != Mode::ExpectReplies
+                        || body.windows(12).any(|w| w == b"\"activities\""))
             }
             Err(_) => false,
         };

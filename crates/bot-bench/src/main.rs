@@ -123,9 +123,14 @@ async fn main() -> anyhow::Result<()> {
                     run_id: format!("{}{round}", target.name().chars().next().unwrap_or('x')),
                 };
                 let proc_ready_ms = proc.start_to_ready.as_secs_f64() * 1e3;
-                let cpu_before = proc.cpu_seconds();
-                let outcome = load::run(&cfg).await?;
+                // CPU is read over the measured window only, for the bot and
+                // for this load generator (which shares the machine's cores).
+                let load = tokio::spawn(async move { load::run(&cfg).await });
+                tokio::time::sleep(Duration::from_secs(args.warmup)).await;
+                let (cpu_before, client_before) = (proc.cpu_seconds(), process::own_cpu_seconds());
+                let outcome = load.await??;
                 let cpu = proc.cpu_seconds() - cpu_before;
+                let client_cpu = process::own_cpu_seconds() - client_before;
                 let peak_rss = proc.peak_rss_bytes();
                 let sunk = sink.count();
                 drop(proc);
@@ -133,6 +138,7 @@ async fn main() -> anyhow::Result<()> {
                 let mut row =
                     report::Row::new(target.name(), *mode, round, &outcome, peak_rss, cpu, sunk);
                 row.start_to_ready_ms = proc_ready_ms;
+                row.client_cpu_cores = client_cpu / args.duration.max(1) as f64;
                 results.push(row);
             }
         }

@@ -123,19 +123,28 @@ impl BotUnderTest {
 
     /// User + system CPU seconds used so far.
     pub fn cpu_seconds(&self) -> f64 {
-        let ticks = clock_ticks();
-        std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
-            .ok()
-            .and_then(|s| {
-                // Fields after the parenthesised command name; utime, stime are 14, 15.
-                let rest = s.rsplit_once(')')?.1;
-                let f: Vec<&str> = rest.split_whitespace().collect();
-                let ut: f64 = f.get(11)?.parse().ok()?;
-                let st: f64 = f.get(12)?.parse().ok()?;
-                Some((ut + st) / ticks)
-            })
-            .unwrap_or(0.0)
+        cpu_seconds_of(&self.pid.to_string())
     }
+}
+
+/// CPU seconds this load generator used so far.
+pub fn own_cpu_seconds() -> f64 {
+    cpu_seconds_of("self")
+}
+
+fn cpu_seconds_of(pid: &str) -> f64 {
+    let ticks = clock_ticks();
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name; utime, stime are 14, 15.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ut: f64 = f.get(11)?.parse().ok()?;
+            let st: f64 = f.get(12)?.parse().ok()?;
+            Some((ut + st) / ticks)
+        })
+        .unwrap_or(0.0)
 }
 
 fn clock_ticks() -> f64 {

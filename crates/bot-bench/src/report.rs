@@ -19,6 +19,11 @@ pub struct Row {
     pub replies_at_sink: u64,
     pub peak_rss_mb: f64,
     pub cpu_cores: f64,
+    /// Bot CPU time per answered request: steadier than req/s on a shared
+    /// machine, since other load slows the clock but not the work.
+    pub cpu_us_per_request: f64,
+    /// Cores the load generator itself used meanwhile.
+    pub client_cpu_cores: f64,
     pub start_to_ready_ms: f64,
 }
 
@@ -46,8 +51,10 @@ impl Row {
             errors: o.errors,
             replies_at_sink,
             peak_rss_mb: peak_rss as f64 / (1024.0 * 1024.0),
-            // CPU over warm-up and measurement; an estimate of cores in use.
+            // CPU over the measured window: cores in use.
             cpu_cores: cpu_seconds / secs.max(1e-9),
+            cpu_us_per_request: cpu_seconds * 1e6 / (o.ok.max(1) as f64),
+            client_cpu_cores: 0.0,
             start_to_ready_ms: 0.0,
         }
     }
@@ -55,7 +62,7 @@ impl Row {
 
 pub fn print(rows: &[Row]) {
     println!(
-        "{:<14} {:<14} {:>5} {:>10} {:>8} {:>8} {:>9} {:>8} {:>9} {:>6} {:>8}",
+        "{:<14} {:<14} {:>5} {:>10} {:>8} {:>8} {:>9} {:>8} {:>9} {:>6} {:>7} {:>7} {:>8}",
         "target",
         "mode",
         "round",
@@ -66,11 +73,13 @@ pub fn print(rows: &[Row]) {
         "errors",
         "RSS MB",
         "CPU",
+        "us/req",
+        "client",
         "ready ms"
     );
     for r in rows {
         println!(
-            "{:<14} {:<14} {:>5} {:>10.0} {:>8.2} {:>8.2} {:>9.2} {:>8} {:>9.1} {:>6.2} {:>8.0}",
+            "{:<14} {:<14} {:>5} {:>10.0} {:>8.2} {:>8.2} {:>9.2} {:>8} {:>9.1} {:>6.2} {:>7.0} {:>7.2} {:>8.0}",
             r.target,
             format!("{:?}", r.mode),
             r.round,
@@ -81,6 +90,8 @@ pub fn print(rows: &[Row]) {
             r.errors,
             r.peak_rss_mb,
             r.cpu_cores,
+            r.cpu_us_per_request,
+            r.client_cpu_cores,
             r.start_to_ready_ms
         );
     }

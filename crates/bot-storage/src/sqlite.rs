@@ -155,27 +155,60 @@ enum Outcome {
     Delete(Result<(), StorageError>),
 }
 
+/// Runs one cached statement that returns no rows (transaction control).
+fn exec(conn: &Connection, sql: &str) -> Result<(), StorageError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .map(drop)
+        .map_err(backend_err)
+}
+
+/// Runs one request inside the batch's transaction. A request of one
+/// statement needs no savepoint: a statement that fails or matches no row
+/// changes nothing. Several statements are wrapped so that a conflict on a
+/// later one undoes the earlier ones, and the other requests stay intact.
+fn run_job(conn: &Connection, job: &Job) -> Result<Outcome, StorageError> {
+    let statements = match job {
+        Job::Write(changes, _) => changes.len(),
+        Job::Delete(keys, _) => keys.len(),
+    };
+    let wrap = statements > 1;
+    if wrap {
+        exec(conn, "SAVEPOINT job")?;
+    }
+    let outcome = match job {
+        Job::Write(changes, _) => Outcome::Write(apply_writes(conn, changes)),
+        Job::Delete(keys, _) => Outcome::Delete(apply_deletes(conn, keys)),
+    };
+    if conn.is_autocommit() {
+        // SQLite rolled the whole transaction back on an error (disk full,
+        // I/O): the batch's earlier writes are gone, so it fails as a whole.
+        return Err(backend_err("the transaction was rolled back"));
+    }
+    if wrap {
+        if !matches!(outcome, Outcome::Write(Ok(_)) | Outcome::Delete(Ok(()))) {
+            exec(conn, "ROLLBACK TO job")?;
+        }
+        exec(conn, "RELEASE job")?;
+    }
+    Ok(outcome)
+}
+
 fn run_batch(conn: &mut Connection, jobs: Vec<Job>) {
+    // Transaction control goes through cached statements: re-preparing
+    // BEGIN/SAVEPOINT/COMMIT for every batch cost as much as the writes.
     let result = (|| -> Result<Vec<Outcome>, StorageError> {
-        let mut tx = conn.transaction().map_err(backend_err)?;
+        exec(conn, "BEGIN IMMEDIATE")?;
         let mut outcomes = Vec::with_capacity(jobs.len());
         for job in &jobs {
-            let mut sp = tx.savepoint().map_err(backend_err)?;
-            let outcome = match job {
-                Job::Write(changes, _) => Outcome::Write(apply_writes(&sp, changes)),
-                Job::Delete(keys, _) => Outcome::Delete(apply_deletes(&sp, keys)),
-            };
-            let ok = matches!(outcome, Outcome::Write(Ok(_)) | Outcome::Delete(Ok(())));
-            if ok {
-                sp.commit().map_err(backend_err)?;
-            } else {
-                sp.rollback().map_err(backend_err)?;
-            }
-            outcomes.push(outcome);
+            outcomes.push(run_job(conn, job)?);
         }
-        tx.commit().map_err(backend_err)?;
+        exec(conn, "COMMIT")?;
         Ok(outcomes)
     })();
+    if result.is_err() && !conn.is_autocommit() {
+        let _ = exec(conn, "ROLLBACK");
+    }
     match result {
         Ok(outcomes) => {
             for (job, outcome) in jobs.into_iter().zip(outcomes) {

@@ -6,7 +6,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bot_schema::{activity_types, Activity, ConnectorClient, DeliveryMode};
-use serde_json::json;
+use serde::Serialize;
 use tracing::Instrument;
 
 use crate::app_state::AppState;
@@ -70,7 +70,7 @@ pub async fn post(
         TurnOutcome::Ran(replies) => replies,
         TurnOutcome::Redelivered(stored) => {
             return Ok(if expect_replies {
-                Json(json!({"activities": stored.unwrap_or_default()})).into_response()
+                expected_replies(stored.as_deref().unwrap_or_default())
             } else {
                 StatusCode::OK.into_response()
             });
@@ -84,7 +84,7 @@ pub async fn post(
     async {
         if expect_replies {
             replies.iter().for_each(|r| app.telemetry.message_sent(r));
-            return Ok(Json(json!({"activities": replies})).into_response());
+            return Ok(expected_replies(&replies));
         }
         for reply in &replies {
             app.connector.send(reply).await?;
@@ -94,6 +94,17 @@ pub async fn post(
     }
     .instrument(tracing::info_span!("replies", count = replies.len()))
     .await
+}
+
+/// botbuilder's ExpectedReplies body. Serialised straight from the replies:
+/// going through a `serde_json::Value` first copied every reply.
+#[derive(Serialize)]
+struct ExpectedReplies<'a> {
+    activities: &'a [Activity],
+}
+
+fn expected_replies(activities: &[Activity]) -> Response {
+    Json(ExpectedReplies { activities }).into_response()
 }
 
 fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
