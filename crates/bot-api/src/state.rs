@@ -4,7 +4,7 @@
 
 use bot_schema::Activity;
 use bot_storage::{Change, Precondition, StoreItem};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// How many processed activity ids a conversation remembers, to answer a
@@ -62,12 +62,19 @@ impl StateDoc {
 }
 
 /// A processed activity and, for expectReplies, the replies it got.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Processed {
     pub id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replies: Option<Vec<Activity>>,
 }
+
+/// The member of a processed record holding its replies as one JSON string.
+/// Kept as a string, the replies cost one allocation to read, copy and write
+/// on every turn instead of a tree of maps that only a redelivery looks into.
+const REPLIES_JSON: &str = "repliesJson";
+/// The same replies as a JSON array, as earlier versions recorded them
+/// (still read, so a redelivery across an upgrade gets its replies).
+const REPLIES_TREE: &str = "replies";
 
 /// The conversation state this bot keeps.
 #[derive(Debug, Clone, Default)]
@@ -118,9 +125,18 @@ impl ConversationState {
     /// The record of an activity this conversation already processed.
     pub fn processed(&self, activity_id: &str) -> Option<Processed> {
         let list = self.0.doc.get("processedActivities")?.as_array()?;
-        list.iter()
-            .find(|p| p.get("id").and_then(Value::as_str) == Some(activity_id))
-            .and_then(|p| serde_json::from_value(p.clone()).ok())
+        let record = list
+            .iter()
+            .find(|p| p.get("id").and_then(Value::as_str) == Some(activity_id))?;
+        let replies = match (record.get(REPLIES_JSON), record.get(REPLIES_TREE)) {
+            (Some(Value::String(json)), _) => serde_json::from_str(json).ok(),
+            (_, Some(tree)) => Vec::<Activity>::deserialize(tree).ok(),
+            _ => None,
+        };
+        Some(Processed {
+            id: activity_id.to_string(),
+            replies,
+        })
     }
 
     /// Remembers a processed activity. Works on the stored JSON directly:
@@ -130,8 +146,8 @@ impl ConversationState {
         record.insert("id".into(), Value::String(activity_id.to_string()));
         if let Some(r) = replies {
             record.insert(
-                "replies".into(),
-                serde_json::to_value(r).unwrap_or(Value::Array(Vec::new())),
+                REPLIES_JSON.into(),
+                Value::String(serde_json::to_string(r).unwrap_or_else(|_| "[]".into())),
             );
         }
         let entry = self
@@ -150,7 +166,8 @@ impl ConversationState {
             let keep_from = list.len().saturating_sub(REPLIES_WINDOW);
             for p in &mut list[..keep_from] {
                 if let Value::Object(m) = p {
-                    m.remove("replies");
+                    m.remove(REPLIES_JSON);
+                    m.remove(REPLIES_TREE);
                 }
             }
         }
@@ -192,12 +209,39 @@ mod tests {
         }
         let with_replies = list(&c)
             .iter()
-            .filter(|p| p.get("replies").is_some())
+            .filter(|p| p.get(REPLIES_JSON).is_some())
             .count();
         assert_eq!(with_replies, REPLIES_WINDOW);
         assert!(c.processed("r99").unwrap().replies.is_some());
         assert!(c.processed("r80").unwrap().replies.is_none());
         assert_eq!(c.0.doc["someBotbuilderProperty"], "kept");
+    }
+
+    #[test]
+    fn replies_round_trip_and_earlier_records_are_read() {
+        let mut c = ConversationState(StateDoc::default());
+        let reply = Activity {
+            kind: Some("message".into()),
+            text: Some("an \"answer\"".into()),
+            ..Default::default()
+        };
+        c.record_processed("new", Some(std::slice::from_ref(&reply)));
+        assert_eq!(
+            c.processed("new").unwrap().replies,
+            Some(vec![reply.clone()])
+        );
+        // A record as earlier versions wrote it: the replies as a JSON array.
+        c.0.doc["processedActivities"].as_array_mut().unwrap().push(
+            serde_json::json!({"id": "old", "replies": [{"type": "message", "text": "then"}]}),
+        );
+        let old = c.processed("old").unwrap().replies.unwrap();
+        assert_eq!(old[0].text.as_deref(), Some("then"));
+        // A record that lost its replies is still a processed activity.
+        for i in 0..REPLIES_WINDOW {
+            c.record_processed(&format!("n{i}"), None);
+        }
+        let old = c.processed("old").unwrap();
+        assert_eq!((old.id.as_str(), old.replies), ("old", None));
     }
 
     #[test]
