@@ -47,12 +47,12 @@ async fn say(state: &AppState, channel: &str, text: &str) -> Vec<Value> {
 
 async fn previous_qna_id(state: &AppState) -> Option<u64> {
     let key = ConversationState::key("test", "conv-1");
-    let items = state
+    let mut items = state
         .storage
         .read(std::slice::from_ref(&key))
         .await
         .unwrap();
-    ConversationState(StateDoc::from_item(key.clone(), items.get(&key))).previous_qna_id()
+    ConversationState(StateDoc::from_item(key.clone(), items.remove(&key))).previous_qna_id()
 }
 
 fn message_text(replies: &[Value]) -> String {
