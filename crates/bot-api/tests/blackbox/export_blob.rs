@@ -116,7 +116,7 @@ async fn export_to_blob_is_read_back_partitioned_complete_and_without_personal_d
     // export is the user's words (not a matched KB question).
     let sent = [
         ("exb-1", "Who made you? ref zq-77341"),
-        ("exb-2", "What can you do? ref zq-77342"),
+        ("exb-2", "Are you human? ref zq-77342"),
         ("exb-3", "How do I reset my password? ref zq-77343"),
     ];
     for (id, text) in sent {
