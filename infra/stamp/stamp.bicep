@@ -87,6 +87,10 @@ var botSettings = [
 var secretSettings = isMsi ? [] : [
   { name: 'MicrosoftAppPassword', value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=MicrosoftAppPassword)' }
 ]
+// The Language resources' keys, this region's first (config/regions: qna).
+var qnaSettings = [
+  { name: 'BOT__QNA__ENDPOINT_KEYS', value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=QnaEndpointKeys-${region})' }
+]
 var platformSettings = [
   // The container listens on 8080; App Service passes it in as PORT.
   { name: 'WEBSITES_PORT', value: '8080' }
@@ -183,7 +187,7 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
       httpLoggingEnabled: true
       detailedErrorLoggingEnabled: true
       requestTracingEnabled: true
-      appSettings: concat(botSettings, secretSettings, platformSettings)
+      appSettings: concat(botSettings, secretSettings, qnaSettings, platformSettings)
     }
   }
   // The grants first: the app's first start reads Key Vault, pulls the image

@@ -1291,7 +1291,19 @@ mod tests {
     #[test]
     fn region_files_configure_cosmos_with_their_own_region_first() {
         for (region, first) in [("eastus2", "East US 2"), ("centralus", "Central US")] {
-            let s = Settings::load_from(&env(&[("BOT_REGION", region)])).unwrap();
+            let s = Settings::load_from(&env(&[
+                ("BOT_REGION", region),
+                ("BOT__QNA__ENDPOINT_KEYS", "key-own,key-pair"),
+            ]))
+            .unwrap();
+            match &s.qna {
+                QnaKind::Cqa { remote, .. } => {
+                    assert!(remote.endpoints[0].contains(region), "{region}: {remote:?}");
+                    assert_eq!(remote.endpoints.len(), 2);
+                    assert!(remote.fallback_kb.is_some());
+                }
+                other => panic!("{region}: {other:?}"),
+            }
             match &s.storage {
                 StorageKind::Cosmos(c) => {
                     assert_eq!(c.preferred_regions[0], first);
@@ -1355,7 +1367,11 @@ mod tests {
 
     #[test]
     fn region_file_is_layered_and_named_as_origin() {
-        let s = Settings::load_from(&env(&[("BOT_REGION", "eastus2")])).unwrap();
+        let s = Settings::load_from(&env(&[
+            ("BOT_REGION", "eastus2"),
+            ("BOT__QNA__ENDPOINT_KEYS", "key-own,key-pair"),
+        ]))
+        .unwrap();
         assert_eq!(s.region, "eastus2");
         assert_eq!(s.bot.mode, "production");
         let e = Settings::load_from(&env(&[
@@ -1370,7 +1386,11 @@ mod tests {
     #[test]
     fn region_files_send_transcripts_and_telemetry_to_their_own_account() {
         for region in ["eastus2", "centralus"] {
-            let s = Settings::load_from(&env(&[("BOT_REGION", region)])).unwrap();
+            let s = Settings::load_from(&env(&[
+                ("BOT_REGION", region),
+                ("BOT__QNA__ENDPOINT_KEYS", "key-own,key-pair"),
+            ]))
+            .unwrap();
             let TranscriptKind::Blob(t) = &s.transcripts else {
                 panic!("{region}: {:?}", s.transcripts)
             };
