@@ -23,14 +23,21 @@ fn root() -> &'static str {
 
 /// bot-api on a free port with the sample KB and a serve key.
 async fn serve() -> (String, tokio::task::JoinHandle<()>) {
-    let root = root();
-    let settings = Settings::load_from(&[
-        ("BOT_CONFIG_DIR".into(), format!("{root}/config")),
-        ("BOT__QNA__KB_PATH".into(), format!("{root}/kb/sample.tsv")),
-        ("BOT__QNA__SERVE_KEY".into(), KEY.into()),
-        ("BOT__STORAGE__KIND".into(), "memory".into()),
+    serve_with(&[
+        ("BOT__QNA__KB_PATH", format!("{}/kb/sample.tsv", root())),
+        ("BOT__QNA__SERVE_KEY", KEY.into()),
     ])
-    .unwrap();
+    .await
+}
+
+/// bot-api on a free port, in-memory state, with these settings on top.
+async fn serve_with(extra: &[(&str, String)]) -> (String, tokio::task::JoinHandle<()>) {
+    let mut env = vec![
+        ("BOT_CONFIG_DIR".to_string(), format!("{}/config", root())),
+        ("BOT__STORAGE__KIND".into(), "memory".into()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    let settings = Settings::load_from(&env).unwrap();
     let answerer = startup::open_answerer(&settings.qna).unwrap();
     let storage = std::sync::Arc::new(bot_storage::MemoryStorage::new());
     let state = startup::build_state_with(settings, storage, answerer, None)
@@ -241,25 +248,12 @@ async fn admin_reload_swaps_the_kb_and_a_bad_file_keeps_the_old_one() {
     let sample = std::fs::read_to_string(Path::new(root()).join("kb/sample.tsv")).unwrap();
     std::fs::write(&kb, &sample).unwrap();
     let admin_key = "admin-key-for-the-reload-test";
-    let settings = Settings::load_from(&[
-        ("BOT_CONFIG_DIR".into(), format!("{}/config", root())),
-        ("BOT__QNA__KB_PATH".into(), kb.display().to_string()),
-        ("BOT__QNA__RELOAD_INTERVAL_MS".into(), "0".into()),
-        ("BOT__AUTH__ADMIN_KEY".into(), admin_key.into()),
-        ("BOT__STORAGE__KIND".into(), "memory".into()),
+    let (url, _task) = serve_with(&[
+        ("BOT__QNA__KB_PATH", kb.display().to_string()),
+        ("BOT__QNA__RELOAD_INTERVAL_MS", "0".into()),
+        ("BOT__AUTH__ADMIN_KEY", admin_key.into()),
     ])
-    .unwrap();
-    let answerer = startup::open_answerer(&settings.qna).unwrap();
-    let storage = std::sync::Arc::new(bot_storage::MemoryStorage::new());
-    let state = startup::build_state_with(settings, storage, answerer, None)
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = startup::app(state);
-    let _task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    .await;
     let http = reqwest::Client::new();
     let reload = |key: &'static str| {
         http.post(format!("{url}/admin/kb/reload"))

@@ -70,6 +70,11 @@ impl Failover {
             .collect()
     }
 
+    /// Whether some endpoint's breaker lets calls through (readiness).
+    pub fn any_available(&self) -> bool {
+        self.status().iter().any(|s| s.state != BreakerState::Open)
+    }
+
     /// Calls `try_once(endpoint)` until one endpoint answers.
     ///
     /// Endpoints are taken in order; one whose breaker is open is skipped

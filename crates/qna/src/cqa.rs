@@ -350,12 +350,7 @@ impl Answerer for CqaClient {
 
     async fn ready(&self) -> Result<(), QnaError> {
         // Ready while some endpoint's breaker lets calls through.
-        if self
-            .failover
-            .status()
-            .iter()
-            .any(|s| s.state != failover::BreakerState::Open)
-        {
+        if self.failover.any_available() {
             Ok(())
         } else {
             Err(QnaError::Unavailable(
