@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bot_schema::Activity;
 use bot_storage::TranscriptStore;
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 pub struct TranscriptLogger {
@@ -45,9 +45,18 @@ impl TranscriptLogger {
     }
 
     /// Logs the turn's incoming activity and its replies, in that order.
-    pub async fn log_turn(&self, incoming: &Activity, replies: &[Activity]) {
-        for activity in std::iter::once(incoming).chain(replies) {
-            let activity = complete(activity, incoming);
+    /// An incoming activity without a timestamp gets `received` (when the
+    /// turn began), as botbuilder's middleware stamps it on arrival: stamped
+    /// at log time it would sort after the replies made during the turn.
+    pub async fn log_turn(
+        &self,
+        incoming: &Activity,
+        received: DateTime<Utc>,
+        replies: &[Activity],
+    ) {
+        for (i, activity) in std::iter::once(incoming).chain(replies).enumerate() {
+            let at = if i == 0 { received } else { Utc::now() };
+            let activity = complete(activity, incoming, at);
             match self.store.log(&activity).await {
                 Ok(()) => {
                     self.logged.fetch_add(1, Ordering::Relaxed);
@@ -70,13 +79,13 @@ impl TranscriptLogger {
 /// What a transcript entry needs and a reply may lack, filled in as
 /// botbuilder's TranscriptLoggerMiddleware does: an id, a timestamp, and
 /// the conversation and channel of the turn.
-fn complete(activity: &Activity, incoming: &Activity) -> Activity {
+fn complete(activity: &Activity, incoming: &Activity, at: DateTime<Utc>) -> Activity {
     let mut a = activity.clone();
     if a.id.as_deref().is_none_or(str::is_empty) {
         a.id = Some(format!("{:016x}", fastrand::u64(..)));
     }
     if a.timestamp.is_none() {
-        a.timestamp = Some(Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true));
+        a.timestamp = Some(at.to_rfc3339_opts(SecondsFormat::Millis, true));
     }
     if a.channel_id.is_none() {
         a.channel_id = incoming.channel_id.clone();

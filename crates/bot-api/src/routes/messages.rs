@@ -66,6 +66,7 @@ pub async fn post(
 
     app.telemetry.message_received(&activity);
     let expect_replies = activity.delivery_mode() == DeliveryMode::ExpectReplies;
+    let received = chrono::Utc::now();
     let replies = match turn::run(&app, &activity).await? {
         TurnOutcome::Ran(replies) => replies,
         TurnOutcome::Redelivered(stored) => {
@@ -79,7 +80,7 @@ pub async fn post(
     // The turn is saved: its transcript is written now (a failure there is
     // logged and counted inside, never lost silently, never fails the turn).
     if let Some(t) = &app.transcripts {
-        t.log_turn(&activity, &replies).await;
+        t.log_turn(&activity, received, &replies).await;
     }
     async {
         if expect_replies {
