@@ -58,6 +58,9 @@ pub struct StorageSettings {
     pub cosmos: Option<CosmosSettings>,
     #[serde(default)]
     pub blob: Option<BlobSettings>,
+    /// Documents kept in the in-process read cache (0: no cache).
+    #[serde(default)]
+    pub cache_entries: usize,
 }
 
 /// `[storage.cosmos]`: Cosmos DB in botbuilder's CosmosDbPartitionedStorage layout.
@@ -415,6 +418,8 @@ pub struct Settings {
     pub server: ServerSettings,
     pub bot: BotSettings,
     pub storage: StorageKind,
+    /// `storage.cache_entries`: see `bot_storage::CachedStorage`.
+    pub storage_cache_entries: usize,
     pub transcripts: TranscriptKind,
     pub qna: QnaKind,
     /// Serve mode's expected `Ocp-Apim-Subscription-Key`, when set.
@@ -432,6 +437,12 @@ impl Settings {
         self.bot.mode == "local"
     }
 
+    fn storage_summary(&self) -> serde_json::Value {
+        let mut s = self.storage.summary();
+        s["cacheEntries"] = self.storage_cache_entries.into();
+        s
+    }
+
     /// The effective settings as JSON, secrets shown only as "[REDACTED]".
     pub fn redacted(&self) -> serde_json::Value {
         serde_json::json!({
@@ -439,7 +450,7 @@ impl Settings {
             "listen": self.listen.to_string(),
             "server": self.server,
             "bot": self.bot,
-            "storage": self.storage.summary(),
+            "storage": self.storage_summary(),
             "qna": self.qna.summary(),
             "lu": self.lu.summary(),
             "health": self.health,
@@ -896,6 +907,7 @@ impl Settings {
             server: raw.server,
             bot: raw.bot,
             storage,
+            storage_cache_entries: raw.storage.cache_entries,
             transcripts,
             qna_serve_key: raw
                 .qna

@@ -12,7 +12,8 @@ use bot_auth::{AppCredentials, AppIdentity, ChannelValidator, InboundConfig, Ser
 use bot_schema::{ConnectorClient, CredentialProvider, NoCredentials};
 use bot_storage::transcript::{BlobTranscriptStore, SqliteTranscriptStore};
 use bot_storage::{
-    BlobStorage, CosmosStorage, MemoryStorage, SqliteStorage, Storage, TranscriptStore,
+    BlobStorage, CachedStorage, CosmosStorage, MemoryStorage, SqliteStorage, Storage,
+    TranscriptStore,
 };
 use qna::{Answerer, CqaClient, EmbeddedAnswerer, QnaMakerClient, RemoteSettings, WithFallback};
 use secrecy::SecretString;
@@ -218,6 +219,10 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         );
     }
     let storage = open_storage(&settings.storage).await?;
+    let storage: Arc<dyn Storage> = match settings.storage_cache_entries {
+        0 => storage,
+        n => Arc::new(CachedStorage::new(storage, n)),
+    };
     let transcripts = open_transcripts(&settings.transcripts)
         .await?
         .map(|t| Arc::new(TranscriptLogger::new(t)));

@@ -3,6 +3,7 @@
 //! backends.
 
 pub mod blob;
+pub mod cached;
 pub mod cosmos;
 pub mod error;
 pub mod memory;
@@ -12,6 +13,7 @@ pub mod storage;
 pub mod transcript;
 
 pub use blob::{BlobAuth, BlobConfig, BlobStorage};
+pub use cached::{CacheCounts, CachedStorage};
 pub use cosmos::{CosmosAuth, CosmosConfig, CosmosStorage};
 pub use error::StorageError;
 pub use memory::MemoryStorage;
