@@ -5,18 +5,22 @@
 //! Split: of each answer's phrasings, every fifth is held out (20%); the rest
 //! is indexed and the held-out phrasings are asked. Prints top-1 accuracy,
 //! the share of wrong answers at or above the default threshold (0.5), the
-//! index build time, p50/p99 latency per question, and the RSS with the KB
-//! loaded.
+//! index build time (and its parts), p50/p99 latency per question, and the
+//! RSS with the KB loaded.
+//!
+//! With QNA_CACHE_DIR set, the re-ranker is kept in a snapshot there: the
+//! first run trains and writes it, the next loads it (run twice to see both).
 
 use std::time::Instant;
 
 use qna::{EmbeddedIndex, QnaQuery, Tuning};
 
-fn rss_kib() -> Option<u64> {
+/// A `/proc/self/status` figure in KiB: VmRSS now, VmHWM the peak.
+fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
+        .find(|l| l.starts_with(field))?
         .split_whitespace()
         .nth(1)?
         .parse()
@@ -37,8 +41,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(v) = std::env::var("QNA_BM25_WEIGHT") {
         tuning.bm25_weight = v.parse()?;
     }
-    let index = EmbeddedIndex::build_with(train, tuning)?;
-    let rss = rss_kib();
+    let cache = std::env::var_os("QNA_CACHE_DIR").map(std::path::PathBuf::from);
+    let snapshot = cache.as_deref().map(|d| d.join("eval-holdout.kbsnap"));
+    let index = EmbeddedIndex::build_cached(train, tuning, snapshot.as_deref())?;
+    let rss = status_kib("VmRSS:");
+    let peak_build = status_kib("VmHWM:");
     let threshold = 0.5;
     let (mut right, mut wrong_above, mut right_below, mut answered) =
         (0usize, 0usize, 0usize, 0usize);
@@ -87,9 +94,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "answered (conf >= {threshold}):        {:.2}%",
         100.0 * answered as f64 / n
     );
+    let t = index.build_times();
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "index build time:             {:.0} ms",
-        index.build_time().as_secs_f64() * 1000.0
+        "index build time:             {:.0} ms (prepare {:.1}, tantivy {:.1}, model {:?} {:.1}, snapshot write {:.1})",
+        ms(index.build_time()),
+        ms(t.prepare),
+        ms(t.index),
+        t.source,
+        ms(t.model),
+        ms(t.store)
+    );
+    println!(
+        "re-ranker:                    {} features, {:.1} MiB of tables",
+        index.feature_count(),
+        index.model_bytes() as f64 / 1048576.0
     );
     println!(
         "latency p50 / p99 / max:      {:.0} / {:.0} / {:.0} µs",
@@ -99,6 +118,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     if let Some(r) = rss {
         println!("RSS with the KB loaded:       {:.1} MiB", r as f64 / 1024.0);
+    }
+    if let (Some(b), Some(a)) = (peak_build, status_kib("VmHWM:")) {
+        println!(
+            "peak RSS: build {:.1} MiB, after the questions {:.1} MiB",
+            b as f64 / 1024.0,
+            a as f64 / 1024.0
+        );
     }
     Ok(())
 }
