@@ -35,7 +35,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .to_string()
     });
+    let load_start = Instant::now();
     let kb = qna::import::load_path(std::path::Path::new(&path))?;
+    let load_time = load_start.elapsed();
     let (train, held) = qna::split::holdout(&kb);
     let mut tuning = Tuning::default();
     if let Ok(v) = std::env::var("QNA_BM25_WEIGHT") {
@@ -43,6 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let cache = std::env::var_os("QNA_CACHE_DIR").map(std::path::PathBuf::from);
     let snapshot = cache.as_deref().map(|d| d.join("eval-holdout.kbsnap"));
+    let rss_before = status_kib("VmRSS:");
     let index = EmbeddedIndex::build_cached(train, tuning, snapshot.as_deref())?;
     let rss = status_kib("VmRSS:");
     let peak_build = status_kib("VmHWM:");
@@ -73,7 +76,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     times.sort();
-    let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
+    // What a turn asks (top 3, answers with their texts and phrasings).
+    let mut answer_times = Vec::with_capacity(held.len());
+    for (question, _) in &held {
+        let mut q = QnaQuery::new(question.clone());
+        q.top = 3;
+        let start = Instant::now();
+        std::hint::black_box(index.answer(&q)?);
+        answer_times.push(start.elapsed());
+    }
+    answer_times.sort();
+    let at = |t: &[std::time::Duration], p: f64| t[((t.len() as f64 - 1.0) * p).round() as usize];
+    let pct = |p: f64| at(&times, p);
     let n = held.len() as f64;
     println!(
         "kb: {} answers, {} indexed phrasings, {} held out",
@@ -116,6 +130,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         pct(0.99).as_secs_f64() * 1e6,
         pct(1.0).as_secs_f64() * 1e6
     );
+    println!(
+        "answer (top 3) p50 / p99:     {:.0} / {:.0} µs",
+        at(&answer_times, 0.5).as_secs_f64() * 1e6,
+        at(&answer_times, 0.99).as_secs_f64() * 1e6
+    );
+    println!(
+        "KB file read and parse:       {:.1} ms",
+        load_time.as_secs_f64() * 1000.0
+    );
+    if let Some(r) = rss_before {
+        println!("RSS before the build:         {:.1} MiB", r as f64 / 1024.0);
+    }
     if let Some(r) = rss {
         println!("RSS with the KB loaded:       {:.1} MiB", r as f64 / 1024.0);
     }
