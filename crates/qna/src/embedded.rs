@@ -68,8 +68,7 @@ pub struct BuildTimes {
     pub prepare: Duration,
     /// The tantivy index.
     pub index: Duration,
-    /// Training, or loading the snapshot (training runs beside the index
-    /// build, so the total is less than the sum).
+    /// Training, or loading the snapshot.
     pub model: Duration,
     /// Writing the snapshot after training.
     pub store: Duration,
@@ -245,23 +244,22 @@ impl EmbeddedIndex {
                 )
             }
             None => {
-                // Training and the tantivy build need nothing of each
-                // other: on two cores they overlap.
-                std::thread::scope(|s| {
-                    let training = s.spawn(|| {
-                        let t = Instant::now();
-                        let m = Classifier::train(&phrasings, kb.qnas.len());
-                        (m, t.elapsed())
-                    });
-                    let index_start = Instant::now();
-                    let t = build_tantivy(&kb, &phrasings);
-                    let index_time = index_start.elapsed();
-                    let (model, model_time) = match training.join() {
-                        Ok(done) => done,
-                        Err(panic) => std::panic::resume_unwind(panic),
-                    };
-                    (ModelSource::Trained, t, model, model_time, index_time)
-                })
+                // One after the other, not side by side: training's buffers
+                // and tantivy's writer at once would raise the peak RSS by
+                // more than the overlap saves (tens of ms, once per change).
+                let model_start = Instant::now();
+                let model = Classifier::train(&phrasings, kb.qnas.len());
+                let model_time = model_start.elapsed();
+                release_free_memory();
+                let index_start = Instant::now();
+                let t = build_tantivy(&kb, &phrasings);
+                (
+                    ModelSource::Trained,
+                    t,
+                    model,
+                    model_time,
+                    index_start.elapsed(),
+                )
             }
         };
         let Bm25Index {
