@@ -158,6 +158,10 @@ pub struct QnaSettings {
     /// Embedded: how often the KB file is checked for changes (0: never).
     #[serde(default = "default_reload_ms")]
     pub reload_interval_ms: u64,
+    /// Embedded KBs: where the trained re-ranker's snapshot is kept (empty:
+    /// nowhere, every start trains).
+    #[serde(default)]
+    pub cache_dir: Option<String>,
 }
 
 fn default_timeout_ms() -> u64 {
@@ -363,6 +367,8 @@ pub struct RemoteQna {
     pub policy: failover::Policy,
     /// The embedded KB answering when every endpoint is down.
     pub fallback_kb: Option<PathBuf>,
+    /// Its snapshot directory (`qna.cache_dir`).
+    pub kb_cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -370,6 +376,8 @@ pub enum QnaKind {
     Embedded {
         kb_path: PathBuf,
         reload_interval_ms: u64,
+        /// Where the KB's trained snapshot is kept, if anywhere.
+        cache_dir: Option<PathBuf>,
     },
     Cqa {
         remote: RemoteQna,
@@ -390,9 +398,11 @@ impl QnaKind {
             QnaKind::Embedded {
                 kb_path,
                 reload_interval_ms,
+                cache_dir,
             } => serde_json::json!({
                 "kind": "embedded", "kbPath": kb_path.display().to_string(),
                 "reloadIntervalMs": reload_interval_ms,
+                "cacheDir": cache_dir.as_ref().map(|d| d.display().to_string()),
             }),
             QnaKind::Cqa {
                 remote,
@@ -623,6 +633,11 @@ impl Settings {
             }
         };
         let q = &raw.qna;
+        let kb_cache_dir = q
+            .cache_dir
+            .as_deref()
+            .filter(|d| !d.trim().is_empty())
+            .map(PathBuf::from);
         let kb_path = || -> Result<PathBuf, SettingsError> {
             let p = q.kb_path.clone().unwrap_or_default();
             let path = PathBuf::from(&p);
@@ -700,12 +715,14 @@ impl Settings {
                     ..failover::Policy::default()
                 },
                 fallback_kb: if q.fallback { Some(kb_path()?) } else { None },
+                kb_cache_dir: kb_cache_dir.clone(),
             })
         };
         let qna = match q.kind.as_str() {
             "embedded" => QnaKind::Embedded {
                 kb_path: kb_path()?,
                 reload_interval_ms: q.reload_interval_ms,
+                cache_dir: kb_cache_dir.clone(),
             },
             "cqa" => QnaKind::Cqa {
                 remote: remote()?,

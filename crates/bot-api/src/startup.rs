@@ -144,8 +144,11 @@ pub async fn open_transcripts(
     })
 }
 
-fn open_embedded(kb_path: &std::path::Path) -> anyhow::Result<Arc<EmbeddedAnswerer>> {
-    let answerer = EmbeddedAnswerer::open(kb_path)
+fn open_embedded(
+    kb_path: &std::path::Path,
+    cache_dir: Option<&std::path::Path>,
+) -> anyhow::Result<Arc<EmbeddedAnswerer>> {
+    let answerer = EmbeddedAnswerer::open_cached(kb_path, cache_dir)
         .with_context(|| format!("loading the knowledge base {}", kb_path.display()))?;
     let index = answerer.index();
     tracing::info!(
@@ -153,6 +156,7 @@ fn open_embedded(kb_path: &std::path::Path) -> anyhow::Result<Arc<EmbeddedAnswer
         answers = index.kb().qnas.len(),
         questions = index.kb().question_count(),
         build_ms = index.build_time().as_millis() as u64,
+        model = ?index.build_times().source,
         "knowledge base loaded"
     );
     Ok(Arc::new(answerer))
@@ -163,7 +167,10 @@ fn with_fallback(
     primary: Arc<dyn Answerer>,
 ) -> anyhow::Result<Arc<dyn Answerer>> {
     Ok(match &remote.fallback_kb {
-        Some(path) => Arc::new(WithFallback::new(primary, open_embedded(path)?)),
+        Some(path) => Arc::new(WithFallback::new(
+            primary,
+            open_embedded(path, remote.kb_cache_dir.as_deref())?,
+        )),
         None => primary,
     })
 }
@@ -184,8 +191,9 @@ pub fn open_answerer(kind: &QnaKind) -> anyhow::Result<Arc<dyn Answerer>> {
         QnaKind::Embedded {
             kb_path,
             reload_interval_ms,
+            cache_dir,
         } => {
-            let answerer = open_embedded(kb_path)?;
+            let answerer = open_embedded(kb_path, cache_dir.as_deref())?;
             if *reload_interval_ms > 0 && tokio::runtime::Handle::try_current().is_ok() {
                 answerer.watch(Duration::from_millis(*reload_interval_ms));
             }

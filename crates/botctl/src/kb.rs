@@ -1,6 +1,7 @@
-//! `botctl kb import|export|query`: move a knowledge base between QnA Maker's
-//! TSV exports and CQA's JSON export, and ask the embedded KB questions for
-//! evaluation (JSON lines on stdout).
+//! `botctl kb import|export|query|compile`: move a knowledge base between QnA
+//! Maker's TSV exports and CQA's JSON export, ask the embedded KB questions
+//! for evaluation (JSON lines on stdout), and write the trained snapshot the
+//! bot loads at start.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -9,6 +10,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use qna::{EmbeddedIndex, KnowledgeBase, QnaQuery};
+
+/// `qna.cache_dir`'s default in config/default.toml.
+const DEFAULT_CACHE_DIR: &str = "data/kb-cache";
 
 /// The formats a KB file can be written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -70,6 +74,39 @@ pub struct QueryArgs {
     /// `"id": null`).
     #[arg(long, default_value_t = 0.0)]
     threshold: f32,
+}
+
+#[derive(Args, Debug)]
+pub struct CompileArgs {
+    /// The KB file the bot loads (`qna.kb_path`).
+    kb: PathBuf,
+    /// The bot's `qna.cache_dir`; the snapshot is `<kb file name>.kbsnap`
+    /// in it (replaced atomically).
+    #[arg(long, default_value = DEFAULT_CACHE_DIR)]
+    cache_dir: PathBuf,
+}
+
+/// Trains from scratch (an existing snapshot is not trusted here either)
+/// and writes the snapshot; prints where and what.
+pub fn compile(a: CompileArgs) -> anyhow::Result<ExitCode> {
+    let kb = qna::import::load_path(&a.kb)?;
+    let index = EmbeddedIndex::build(kb)?;
+    let path = qna::snapshot::path_for(&a.cache_dir, &a.kb);
+    index
+        .write_snapshot(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "{} -> {}: {} answers, {} questions, {} features, {:.1} MiB, trained in {} ms",
+        a.kb.display(),
+        path.display(),
+        index.kb().qnas.len(),
+        index.kb().question_count(),
+        index.feature_count(),
+        bytes as f64 / 1048576.0,
+        index.build_times().model.as_millis()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Reads, validates and rewrites a KB; prints what it holds.

@@ -1,8 +1,8 @@
 //! `botctl kb sync`: copy the knowledge base to the secondary region and
 //! verify it answers like the primary.
 //!
-//! The `kb` subcommand's enum lives here too; import, export and query are
-//! in kb.rs.
+//! The `kb` subcommand's enum lives here too; import, export, query and
+//! compile are in kb.rs.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +30,10 @@ enum KbCommand {
     /// Ask the embedded KB: one question, or one per line on stdin; prints
     /// JSON lines with id, answer and confidence.
     Query(crate::kb::QueryArgs),
+    /// Train the embedded KB's re-ranker and write its snapshot to the
+    /// cache directory (`qna.cache_dir`), so the bot starts without
+    /// training (e.g. build it into an image).
+    Compile(crate::kb::CompileArgs),
     /// Copy the KB to the secondary and verify both answer alike; exits 1
     /// when a sampled question gets different answer ids.
     Sync(KbSyncArgs),
@@ -86,6 +90,7 @@ pub async fn run(args: KbArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         KbCommand::Import(a) | KbCommand::Export(a) => crate::kb::convert(a),
         KbCommand::Query(a) => crate::kb::query(a),
+        KbCommand::Compile(a) => crate::kb::compile(a),
         KbCommand::Sync(a) => sync(a).await,
     }
 }

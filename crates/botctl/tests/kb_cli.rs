@@ -1,4 +1,4 @@
-//! `botctl kb import|export|query` as an operator runs them.
+//! `botctl kb import|export|query|compile` as an operator runs them.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -135,4 +135,38 @@ fn query_prints_json_lines_for_one_or_many_questions() {
     assert_eq!(lines.len(), 2, "blank lines are skipped");
     assert_eq!(lines[0]["id"], 3);
     assert_eq!(lines[1]["id"], 7);
+}
+
+#[test]
+fn compile_writes_the_snapshot_the_bot_then_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("kb-cache");
+    let kb = sample();
+    let out = botctl(&[
+        "kb",
+        "compile",
+        kb.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let snap = cache.join("sample.tsv.kbsnap");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sample.tsv.kbsnap"));
+    assert!(snap.is_file());
+    let a = qna::EmbeddedAnswerer::open_cached(&kb, Some(&cache)).unwrap();
+    assert_eq!(a.index().build_times().source, qna::ModelSource::Snapshot);
+
+    let missing = botctl(&[
+        "kb",
+        "compile",
+        "no/such/kb.tsv",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no/such/kb.tsv"));
 }

@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use regex::Regex;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
-use tantivy::schema::{Field, IndexRecordOption, Schema, FAST, INDEXED, TEXT};
-use tantivy::{doc, Index, IndexReader, Term};
+use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST};
+use tantivy::{doc, Index, ReloadPolicy, Searcher, Term};
 
 use crate::error::LuError;
 use crate::intents::{IntentsFile, REGEX_SIZE_LIMIT};
@@ -48,21 +48,28 @@ impl Default for Tuning {
 
 struct Example {
     intent: usize,
-    tokens: Vec<String>,
+    /// Ids of its tokens (see `token_ids`), in order.
+    tokens: Vec<u32>,
 }
 
 pub struct EmbeddedRecognizer {
     intents: Vec<String>,
-    /// Every token of each intent's examples.
-    vocab: Vec<std::collections::HashSet<String>>,
+    /// Every token of each intent's examples, as sorted ids.
+    vocab: Vec<Vec<u32>>,
     examples: Vec<Example>,
     entities: Vec<(String, Regex)>,
-    reader: IndexReader,
+    /// The index never changes after the build: one searcher serves all.
+    searcher: Searcher,
     field: Field,
     /// Per segment: doc id -> example position.
     doc_example: Vec<Vec<u32>>,
-    /// Document frequency of each token over the examples.
-    df: HashMap<String, u32>,
+    /// Every token of the examples -> its id. An utterance's tokens are
+    /// looked up once, and coverage then compares integers.
+    token_ids: HashMap<String, u32>,
+    /// IDF by token id.
+    idf: Vec<f32>,
+    /// IDF of a token no example has.
+    unknown_idf: f32,
     /// Normalised example -> its intent, when only one intent has it.
     exact: HashMap<String, Option<usize>>,
     tuning: Tuning,
@@ -86,13 +93,22 @@ impl EmbeddedRecognizer {
     pub fn with_tuning(file: &IntentsFile, tuning: Tuning) -> Result<Self, LuError> {
         file.validate("intents")?;
         let mut schema = Schema::builder();
-        let field = schema.add_text_field("text", TEXT);
-        let example_field = schema.add_u64_field("example", INDEXED | FAST);
+        // BM25 needs term frequencies only; the example position is read
+        // from a fast field, never searched.
+        let field = schema.add_text_field(
+            "text",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("default")
+                    .set_index_option(IndexRecordOption::WithFreqs),
+            ),
+        );
+        let example_field = schema.add_u64_field("example", FAST);
         let index = Index::create_in_ram(schema.build());
         let mut writer = index
             .writer_with_num_threads::<tantivy::TantivyDocument>(1, 15_000_000)
             .map_err(index_err)?;
-        let mut examples = Vec::with_capacity(file.example_count());
+        let mut examples: Vec<(usize, Vec<String>)> = Vec::with_capacity(file.example_count());
         let mut df: HashMap<String, u32> = HashMap::new();
         let mut exact: HashMap<String, Option<usize>> = HashMap::new();
         for (intent, def) in file.intents.iter().enumerate() {
@@ -121,12 +137,17 @@ impl EmbeddedRecognizer {
                         }
                     })
                     .or_insert(Some(intent));
-                examples.push(Example { intent, tokens });
+                examples.push((intent, tokens));
             }
         }
         writer.commit().map_err(index_err)?;
-        let reader = index.reader().map_err(index_err)?;
-        let searcher = reader.searcher();
+        drop(writer);
+        let searcher = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(index_err)?
+            .searcher();
         let mut doc_example = Vec::new();
         for segment in searcher.segment_readers() {
             let column = segment.fast_fields().u64("example").map_err(index_err)?;
@@ -150,19 +171,54 @@ impl EmbeddedRecognizer {
                     })
             })
             .collect::<Result<_, _>>()?;
-        let mut vocab = vec![std::collections::HashSet::new(); file.intents.len()];
+        // Token ids in a fixed (sorted) order, and each one's IDF.
+        let mut words: Vec<(String, u32)> = df.into_iter().collect();
+        words.sort();
+        let n = examples.len() as f32;
+        let idf = words
+            .iter()
+            .map(|(_, df)| (1.0 + (n - *df as f32 + 0.5) / (*df as f32 + 0.5)).ln())
+            .collect();
+        // A word no example has says little about which intent is meant
+        // (typos, names, filler), but still weighs against a match; never
+        // more than the rarest known word, or a small app's "please" would
+        // outweigh its own vocabulary.
+        let unknown_idf = 2.5f32.min((1.0 + (n - 0.5) / 1.5).ln());
+        let token_ids: HashMap<String, u32> = words
+            .into_iter()
+            .enumerate()
+            .map(|(id, (w, _))| (w, id as u32))
+            .collect();
+        let examples: Vec<Example> = examples
+            .into_iter()
+            .map(|(intent, tokens)| Example {
+                intent,
+                tokens: tokens
+                    .iter()
+                    .filter_map(|t| token_ids.get(t).copied())
+                    .collect(),
+            })
+            .collect();
+        let mut vocab = vec![Vec::new(); file.intents.len()];
         for e in &examples {
-            vocab[e.intent].extend(e.tokens.iter().cloned());
+            vocab[e.intent].extend_from_slice(&e.tokens);
         }
+        for v in &mut vocab {
+            v.sort_unstable();
+            v.dedup();
+        }
+        release_free_memory();
         Ok(Self {
             vocab,
             intents: file.intents.iter().map(|i| i.name.clone()).collect(),
             examples,
             entities,
-            reader,
+            searcher,
             field,
             doc_example,
-            df,
+            token_ids,
+            idf,
+            unknown_idf,
             exact,
             tuning,
         })
@@ -172,20 +228,8 @@ impl EmbeddedRecognizer {
         &self.intents
     }
 
-    fn idf(&self, token: &str) -> f32 {
-        let n = self.examples.len() as f32;
-        match self.df.get(token) {
-            Some(&df) => (1.0 + (n - df as f32 + 0.5) / (df as f32 + 0.5)).ln(),
-            // A word no example has says little about which intent is meant
-            // (typos, names, filler), but still weighs against a match; never
-            // more than the rarest known word, or a small app's "please"
-            // would outweigh its own vocabulary.
-            None => 2.5f32.min((1.0 + (n - 0.5) / 1.5).ln()),
-        }
-    }
-
-    /// Best BM25 score and best example per intent.
-    fn bm25(&self, tokens: &[String]) -> Result<HashMap<usize, (f32, usize)>, LuError> {
+    /// Best BM25 score and best example per intent (`None`: no hit).
+    fn bm25(&self, tokens: &[String]) -> Result<Vec<Option<(f32, usize)>>, LuError> {
         let mut distinct: Vec<&String> = tokens.iter().collect();
         distinct.sort();
         distinct.dedup();
@@ -199,14 +243,14 @@ impl EmbeddedRecognizer {
                 (Occur::Should, q)
             })
             .collect();
-        let searcher = self.reader.searcher();
-        let hits = searcher
+        let hits = self
+            .searcher
             .search(
                 &BooleanQuery::new(clauses),
                 &TopDocs::with_limit(self.tuning.candidates).order_by_score(),
             )
             .map_err(index_err)?;
-        let mut best: HashMap<usize, (f32, usize)> = HashMap::new();
+        let mut best: Vec<Option<(f32, usize)>> = vec![None; self.intents.len()];
         for (score, addr) in hits {
             let Some(&ex) = self
                 .doc_example
@@ -216,8 +260,10 @@ impl EmbeddedRecognizer {
                 continue;
             };
             let ex = ex as usize;
-            let intent = self.examples[ex].intent;
-            let e = best.entry(intent).or_insert((0.0, ex));
+            let Some(slot) = self.examples.get(ex).and_then(|e| best.get_mut(e.intent)) else {
+                continue;
+            };
+            let e = slot.get_or_insert((0.0, ex));
             if score > e.0 {
                 *e = (score, ex);
             }
@@ -225,13 +271,12 @@ impl EmbeddedRecognizer {
         Ok(best)
     }
 
-    /// IDF-weighted share of the utterance's tokens found in the example.
-    fn coverage(&self, tokens: &[String], has: impl Fn(&String) -> bool) -> f32 {
-        let (mut hit, mut all) = (0.0f32, 0.0f32);
-        for t in tokens {
-            let w = self.idf(t);
-            all += w;
-            if has(t) {
+    /// IDF-weighted share of the utterance's tokens (ids and IDF weights,
+    /// `all` their sum) found by `has`.
+    fn coverage(ids: &[Option<u32>], weights: &[f32], all: f32, has: impl Fn(u32) -> bool) -> f32 {
+        let mut hit = 0.0f32;
+        for (id, w) in ids.iter().zip(weights) {
+            if id.is_some_and(&has) {
                 hit += w;
             }
         }
@@ -253,16 +298,35 @@ impl EmbeddedRecognizer {
             scored.push((*i, 1.0));
         } else if !tokens.is_empty() {
             let best = self.bm25(&tokens)?;
-            let top = best.values().map(|v| v.0).fold(0.0f32, f32::max);
+            let hits = || {
+                best.iter()
+                    .enumerate()
+                    .filter_map(|(i, b)| b.map(|b| (i, b)))
+            };
+            let top = hits().map(|(_, v)| v.0).fold(0.0f32, f32::max);
             let t = self.tuning.temperature.max(1e-3);
-            let z: f32 = best.values().map(|v| ((v.0 - top) / t).exp()).sum();
-            for (&intent, &(score, ex)) in &best {
+            let z: f32 = hits().map(|(_, v)| ((v.0 - top) / t).exp()).sum();
+            // Each token's id and weight once, not once per intent.
+            let ids: Vec<Option<u32>> = tokens
+                .iter()
+                .map(|t| self.token_ids.get(t).copied())
+                .collect();
+            let weights: Vec<f32> = ids
+                .iter()
+                .map(|id| id.map_or(self.unknown_idf, |id| self.idf[id as usize]))
+                .collect();
+            let all: f32 = weights.iter().sum();
+            for (intent, (score, ex)) in hits() {
                 let p = ((score - top) / t).exp() / z;
                 // The best example's share, softened by the intent's whole
                 // vocabulary: a held-out phrasing mixes words of several examples.
                 let example = &self.examples[ex].tokens;
-                let c = 0.5 * self.coverage(&tokens, |t| example.contains(t))
-                    + 0.5 * self.coverage(&tokens, |t| self.vocab[intent].contains(t));
+                let vocab = &self.vocab[intent];
+                let c = 0.5 * Self::coverage(&ids, &weights, all, |id| example.contains(&id))
+                    + 0.5
+                        * Self::coverage(&ids, &weights, all, |id| {
+                            vocab.binary_search(&id).is_ok()
+                        });
                 scored.push((intent, p * c));
             }
         }
@@ -335,6 +399,24 @@ impl EmbeddedRecognizer {
             recognizer: KIND.into(),
             endpoint: None,
         })
+    }
+}
+
+/// Hands the memory the build freed (tantivy's writer arena and
+/// hash table) back to the OS. glibc keeps freed heap, per-thread arenas
+/// included, mapped and counted in RSS; trimming returns it. Other allocators return memory
+/// on their own terms, so elsewhere this does nothing.
+pub(crate) fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: malloc_trim takes no pointers and only releases free
+        // memory; it is safe to call at any time from any thread.
+        unsafe {
+            malloc_trim(0);
+        }
     }
 }
 

@@ -5,18 +5,22 @@
 //! Split: of each answer's phrasings, every fifth is held out (20%); the rest
 //! is indexed and the held-out phrasings are asked. Prints top-1 accuracy,
 //! the share of wrong answers at or above the default threshold (0.5), the
-//! index build time, p50/p99 latency per question, and the RSS with the KB
-//! loaded.
+//! index build time (and its parts), p50/p99 latency per question, and the
+//! RSS with the KB loaded.
+//!
+//! With QNA_CACHE_DIR set, the re-ranker is kept in a snapshot there: the
+//! first run trains and writes it, the next loads it (run twice to see both).
 
 use std::time::Instant;
 
 use qna::{EmbeddedIndex, QnaQuery, Tuning};
 
-fn rss_kib() -> Option<u64> {
+/// A `/proc/self/status` figure in KiB: VmRSS now, VmHWM the peak.
+fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
+        .find(|l| l.starts_with(field))?
         .split_whitespace()
         .nth(1)?
         .parse()
@@ -31,14 +35,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .to_string()
     });
+    let load_start = Instant::now();
     let kb = qna::import::load_path(std::path::Path::new(&path))?;
+    let load_time = load_start.elapsed();
     let (train, held) = qna::split::holdout(&kb);
     let mut tuning = Tuning::default();
     if let Ok(v) = std::env::var("QNA_BM25_WEIGHT") {
         tuning.bm25_weight = v.parse()?;
     }
-    let index = EmbeddedIndex::build_with(train, tuning)?;
-    let rss = rss_kib();
+    let cache = std::env::var_os("QNA_CACHE_DIR").map(std::path::PathBuf::from);
+    let snapshot = cache.as_deref().map(|d| d.join("eval-holdout.kbsnap"));
+    let rss_before = status_kib("VmRSS:");
+    let index = EmbeddedIndex::build_cached(train, tuning, snapshot.as_deref())?;
+    let rss = status_kib("VmRSS:");
+    let peak_build = status_kib("VmHWM:");
     let threshold = 0.5;
     let (mut right, mut wrong_above, mut right_below, mut answered) =
         (0usize, 0usize, 0usize, 0usize);
@@ -66,7 +76,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     times.sort();
-    let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
+    // What a turn asks (top 3, answers with their texts and phrasings).
+    let mut answer_times = Vec::with_capacity(held.len());
+    for (question, _) in &held {
+        let mut q = QnaQuery::new(question.clone());
+        q.top = 3;
+        let start = Instant::now();
+        std::hint::black_box(index.answer(&q)?);
+        answer_times.push(start.elapsed());
+    }
+    answer_times.sort();
+    let at = |t: &[std::time::Duration], p: f64| t[((t.len() as f64 - 1.0) * p).round() as usize];
+    let pct = |p: f64| at(&times, p);
     let n = held.len() as f64;
     println!(
         "kb: {} answers, {} indexed phrasings, {} held out",
@@ -87,9 +108,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "answered (conf >= {threshold}):        {:.2}%",
         100.0 * answered as f64 / n
     );
+    let t = index.build_times();
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "index build time:             {:.0} ms",
-        index.build_time().as_secs_f64() * 1000.0
+        "index build time:             {:.0} ms (prepare {:.1}, tantivy {:.1}, model {:?} {:.1}, snapshot write {:.1})",
+        ms(index.build_time()),
+        ms(t.prepare),
+        ms(t.index),
+        t.source,
+        ms(t.model),
+        ms(t.store)
+    );
+    println!(
+        "re-ranker:                    {} features, {:.1} MiB of tables",
+        index.feature_count(),
+        index.model_bytes() as f64 / 1048576.0
     );
     println!(
         "latency p50 / p99 / max:      {:.0} / {:.0} / {:.0} µs",
@@ -97,8 +130,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         pct(0.99).as_secs_f64() * 1e6,
         pct(1.0).as_secs_f64() * 1e6
     );
+    println!(
+        "answer (top 3) p50 / p99:     {:.0} / {:.0} µs",
+        at(&answer_times, 0.5).as_secs_f64() * 1e6,
+        at(&answer_times, 0.99).as_secs_f64() * 1e6
+    );
+    println!(
+        "KB file read and parse:       {:.1} ms",
+        load_time.as_secs_f64() * 1000.0
+    );
+    if let Some(r) = rss_before {
+        println!("RSS before the build:         {:.1} MiB", r as f64 / 1024.0);
+    }
     if let Some(r) = rss {
         println!("RSS with the KB loaded:       {:.1} MiB", r as f64 / 1024.0);
+    }
+    if let (Some(b), Some(a)) = (peak_build, status_kib("VmHWM:")) {
+        println!(
+            "peak RSS: build {:.1} MiB, after the questions {:.1} MiB",
+            b as f64 / 1024.0,
+            a as f64 / 1024.0
+        );
     }
     Ok(())
 }

@@ -2,37 +2,105 @@
 //! character n-grams, trained on the KB's own phrasings when the KB is
 //! loaded. Its softmax is the confidence: near 1 when the phrasing clearly
 //! belongs to one answer, spread out when it fits several or none.
+//!
+//! Training keeps dense f32 weights (features × classes); the model that
+//! serves keeps them as i8 with one scale per feature, a quarter of the
+//! memory, and the training buffers are dropped.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::text::features;
+use crate::text::{features, Features};
 
 /// Character n-grams outnumber words; this keeps each block's say balanced.
 const CHAR_WEIGHT: f32 = 1.0;
 const EPOCHS: usize = 14;
 const LEARNING_RATE: f32 = 0.6;
 
+/// Everything above that decides what training produces, for the snapshot
+/// key: a change of these constants invalidates stored models.
+pub(crate) fn training_constants() -> [u64; 3] {
+    [
+        u64::from(CHAR_WEIGHT.to_bits()),
+        EPOCHS as u64,
+        u64::from(LEARNING_RATE.to_bits()),
+    ]
+}
+
+/// Feature keys are already FNV hashes: hashing them again is wasted work.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed; this fallback keeps other keys correct.
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+pub(crate) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+
 pub struct Classifier {
-    vocab: HashMap<u64, u32>,
+    vocab: IdMap<u32>,
     idf: Vec<f32>,
     classes: usize,
-    /// Row-major: feature × class.
-    weights: Vec<f32>,
+    /// Row-major: feature × class, each row scaled into -127..=127.
+    weights: Vec<i8>,
+    /// Per feature: what one step of its i8 weights is worth.
+    scales: Vec<f32>,
     bias: Vec<f32>,
+}
+
+impl std::fmt::Debug for Classifier {
+    /// The shape only: the tables are megabytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Classifier")
+            .field("features", &self.idf.len())
+            .field("classes", &self.classes)
+            .finish()
+    }
 }
 
 /// A sparse, normalised feature vector.
 type Vector = Vec<(u32, f32)>;
 
+/// Per-query buffers, reused by one thread (see `predict`).
+#[derive(Default)]
+pub(crate) struct Scratch {
+    features: Features,
+    ids: Vec<u32>,
+    vector: Vector,
+}
+
+/// The model's parts, as stored in a snapshot.
+pub(crate) struct Parts {
+    /// Feature hash by feature id.
+    pub keys: Vec<u64>,
+    pub idf: Vec<f32>,
+    pub classes: usize,
+    pub weights: Vec<i8>,
+    pub scales: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
 impl Classifier {
     /// Trains on `(tokens, class)` examples. Deterministic: same KB, same model.
     pub fn train(examples: &[(Vec<String>, usize)], classes: usize) -> Self {
-        let mut vocab: HashMap<u64, u32> = HashMap::new();
+        let mut vocab: IdMap<u32> = IdMap::default();
         let mut df: Vec<u32> = Vec::new();
-        let hashed: Vec<(Vec<u64>, Vec<u64>)> = examples.iter().map(|(t, _)| features(t)).collect();
-        for (w, c) in &hashed {
-            let mut seen: Vec<u32> = Vec::with_capacity(w.len() + c.len());
-            for h in w.iter().chain(c.iter()) {
+        let hashed: Vec<Features> = examples.iter().map(|(t, _)| features(t)).collect();
+        let mut seen: Vec<u32> = Vec::new();
+        for f in &hashed {
+            seen.clear();
+            for h in f.words.iter().chain(f.chars.iter()) {
                 let next = vocab.len() as u32;
                 let id = *vocab.entry(*h).or_insert(next);
                 if id as usize == df.len() {
@@ -42,24 +110,29 @@ impl Classifier {
             }
             seen.sort_unstable();
             seen.dedup();
-            for id in seen {
+            for &id in &seen {
                 df[id as usize] += 1;
             }
         }
         let n = examples.len() as f32;
         // sklearn's smoothed idf.
-        let idf = df
+        let idf: Vec<f32> = df
             .iter()
             .map(|&d| ((1.0 + n) / (1.0 + d as f32)).ln() + 1.0)
             .collect();
-        let mut model = Self {
-            vocab,
-            idf,
-            classes,
-            weights: vec![0.0; df.len() * classes],
-            bias: vec![0.0; classes],
-        };
-        let vectors: Vec<Vector> = hashed.iter().map(|(w, c)| model.vector(w, c)).collect();
+        let features_n = idf.len();
+        let mut ids = Vec::new();
+        let vectors: Vec<Vector> = hashed
+            .iter()
+            .map(|f| {
+                let mut v = Vec::new();
+                vector(&vocab, &idf, f, &mut ids, &mut v);
+                v
+            })
+            .collect();
+        drop(hashed);
+        let mut weights = vec![0.0f32; features_n * classes];
+        let mut bias = vec![0.0f32; classes];
         let mut order: Vec<usize> = (0..examples.len()).collect();
         let mut rng = fastrand::Rng::with_seed(0x5eed);
         let mut logits = vec![0.0f32; classes];
@@ -68,72 +141,176 @@ impl Classifier {
             let lr = LEARNING_RATE / (1.0 + epoch as f32 * 0.3);
             for &i in &order {
                 let x = &vectors[i];
-                model.logits_of(x, &mut logits);
+                logits.copy_from_slice(&bias);
+                for &(f, v) in x {
+                    let row = &weights[f as usize * classes..(f as usize + 1) * classes];
+                    for (o, w) in logits.iter_mut().zip(row) {
+                        *o += w * v;
+                    }
+                }
                 softmax(&mut logits);
                 logits[examples[i].1] -= 1.0;
                 // Gradient of the cross-entropy: (p - y) x.
-                for (c, g) in logits.iter().enumerate() {
-                    model.bias[c] -= lr * g * 0.1;
+                for (b, g) in bias.iter_mut().zip(logits.iter()) {
+                    *b -= lr * g * 0.1;
                 }
                 for &(f, v) in x {
-                    let row = &mut model.weights[f as usize * classes..(f as usize + 1) * classes];
+                    let row = &mut weights[f as usize * classes..(f as usize + 1) * classes];
                     for (w, g) in row.iter_mut().zip(logits.iter()) {
                         *w -= lr * g * v;
                     }
                 }
             }
         }
-        model
-    }
-
-    fn vector(&self, words: &[u64], chars: &[u64]) -> Vector {
-        let mut out = Vec::with_capacity(words.len() + chars.len());
-        for (block, weight) in [(words, 1.0), (chars, CHAR_WEIGHT)] {
-            let mut counts: HashMap<u32, f32> = HashMap::with_capacity(block.len());
-            for h in block {
-                if let Some(&id) = self.vocab.get(h) {
-                    *counts.entry(id).or_insert(0.0) += 1.0;
-                }
-            }
-            let start = out.len();
-            out.extend(
-                counts
-                    .into_iter()
-                    .map(|(id, tf)| (id, (1.0 + tf.ln()) * self.idf[id as usize])),
-            );
-            let norm = out[start..].iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
-            if norm > 0.0 {
-                for (_, v) in &mut out[start..] {
-                    *v *= weight / norm;
-                }
-            }
-        }
-        out
-    }
-
-    fn logits_of(&self, x: &Vector, out: &mut [f32]) {
-        out.copy_from_slice(&self.bias);
-        for &(f, v) in x {
-            let row = &self.weights[f as usize * self.classes..(f as usize + 1) * self.classes];
-            for (o, w) in out.iter_mut().zip(row) {
-                *o += w * v;
-            }
+        let (weights, scales) = quantize(&weights, classes);
+        Self {
+            vocab,
+            idf,
+            classes,
+            weights,
+            scales,
+            bias,
         }
     }
 
-    /// Class probabilities for a tokenised question, and how many of its
-    /// features the model knows (0: it has never seen anything like it).
-    pub fn predict(&self, tokens: &[String]) -> (Vec<f32>, usize) {
-        let (w, c) = features(tokens);
-        let x = self.vector(&w, &c);
-        let mut p = vec![0.0; self.classes];
-        self.logits_of(&x, &mut p);
-        softmax(&mut p);
-        (p, x.len())
+    /// Class probabilities (written to `probs`) for a tokenised question,
+    /// and how many of its features the model knows (0: it has never seen
+    /// anything like it).
+    pub(crate) fn predict(
+        &self,
+        tokens: &[String],
+        scratch: &mut Scratch,
+        probs: &mut Vec<f32>,
+    ) -> usize {
+        crate::text::features_into(tokens, &mut scratch.features);
+        vector(
+            &self.vocab,
+            &self.idf,
+            &scratch.features,
+            &mut scratch.ids,
+            &mut scratch.vector,
+        );
+        probs.clear();
+        probs.extend_from_slice(&self.bias);
+        for &(f, v) in &scratch.vector {
+            let f = f as usize;
+            let v = v * self.scales[f];
+            let row = &self.weights[f * self.classes..(f + 1) * self.classes];
+            for (o, w) in probs.iter_mut().zip(row) {
+                *o += f32::from(*w) * v;
+            }
+        }
+        softmax(probs);
+        scratch.vector.len()
     }
 
     pub fn feature_count(&self) -> usize {
         self.idf.len()
+    }
+
+    /// Bytes held by the model's tables (not counting hash-map overhead).
+    pub fn weight_bytes(&self) -> usize {
+        self.weights.len() + 4 * (self.scales.len() + self.idf.len() + self.bias.len())
+    }
+
+    pub(crate) fn to_parts(&self) -> Parts {
+        let mut keys = vec![0u64; self.idf.len()];
+        for (&k, &id) in &self.vocab {
+            keys[id as usize] = k;
+        }
+        Parts {
+            keys,
+            idf: self.idf.clone(),
+            classes: self.classes,
+            weights: self.weights.clone(),
+            scales: self.scales.clone(),
+            bias: self.bias.clone(),
+        }
+    }
+
+    /// A model from stored parts, checked for consistency (a snapshot is
+    /// never trusted blindly).
+    pub(crate) fn from_parts(p: Parts) -> Result<Self, String> {
+        let n = p.keys.len();
+        if p.classes == 0 {
+            return Err("no classes".into());
+        }
+        if p.idf.len() != n || p.scales.len() != n {
+            return Err("feature tables of different lengths".into());
+        }
+        if p.weights.len() != n.checked_mul(p.classes).ok_or("weights too large")? {
+            return Err("weights do not match features × classes".into());
+        }
+        if p.bias.len() != p.classes {
+            return Err("bias does not match the classes".into());
+        }
+        let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
+        if !finite(&p.idf) || !finite(&p.scales) || !finite(&p.bias) {
+            return Err("a non-finite number".into());
+        }
+        let mut vocab = IdMap::with_capacity_and_hasher(n, Default::default());
+        for (id, k) in p.keys.into_iter().enumerate() {
+            if vocab.insert(k, id as u32).is_some() {
+                return Err("a feature appears twice".into());
+            }
+        }
+        Ok(Self {
+            vocab,
+            idf: p.idf,
+            classes: p.classes,
+            weights: p.weights,
+            scales: p.scales,
+            bias: p.bias,
+        })
+    }
+}
+
+/// Per row (feature): the largest weight maps to ±127. The rounding error
+/// per weight is at most half a step, small next to the softmax's spread.
+fn quantize(weights: &[f32], classes: usize) -> (Vec<i8>, Vec<f32>) {
+    let mut out = Vec::with_capacity(weights.len());
+    let mut scales = Vec::with_capacity(weights.len() / classes.max(1));
+    for row in weights.chunks_exact(classes.max(1)) {
+        let max = row.iter().fold(0.0f32, |m, w| m.max(w.abs()));
+        let scale = if max > 0.0 { max / 127.0 } else { 0.0 };
+        scales.push(scale);
+        out.extend(row.iter().map(|w| {
+            if scale > 0.0 {
+                (w / scale).round().clamp(-127.0, 127.0) as i8
+            } else {
+                0
+            }
+        }));
+    }
+    (out, scales)
+}
+
+/// TF-IDF vector of the known features, each block normalised to its own
+/// weight. Counting by sorting the ids: no map per query.
+fn vector(vocab: &IdMap<u32>, idf: &[f32], f: &Features, ids: &mut Vec<u32>, out: &mut Vector) {
+    out.clear();
+    for (block, weight) in [(&f.words, 1.0), (&f.chars, CHAR_WEIGHT)] {
+        ids.clear();
+        ids.extend(block.iter().filter_map(|h| vocab.get(h).copied()));
+        ids.sort_unstable();
+        let start = out.len();
+        let mut i = 0;
+        while i < ids.len() {
+            let id = ids[i];
+            let mut j = i + 1;
+            while j < ids.len() && ids[j] == id {
+                j += 1;
+            }
+            let tf = (j - i) as f32;
+            out.push((id, (1.0 + tf.ln()) * idf[id as usize]));
+            i = j;
+        }
+        let norm = out[start..].iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            for (_, v) in &mut out[start..] {
+                *v *= weight / norm;
+            }
+        }
     }
 }
 
@@ -156,6 +333,12 @@ mod tests {
     use super::*;
     use crate::text::tokens;
 
+    fn predict(m: &Classifier, q: &str) -> (Vec<f32>, usize) {
+        let mut p = Vec::new();
+        let known = m.predict(&tokens(q), &mut Scratch::default(), &mut p);
+        (p, known)
+    }
+
     #[test]
     fn learns_to_separate_two_answers() {
         let ex: Vec<(Vec<String>, usize)> = [
@@ -170,12 +353,51 @@ mod tests {
         .map(|(q, c)| (tokens(q), *c))
         .collect();
         let m = Classifier::train(&ex, 2);
-        let (p, known) = m.predict(&tokens("how old r u"));
+        let (p, known) = predict(&m, "how old r u");
         assert!(known > 0);
         assert!(p[0] > 0.5 && p[0] > p[1], "{p:?}");
-        let (p, _) = m.predict(&tokens("who created you"));
+        let (p, _) = predict(&m, "who created you");
         assert!(p[1] > p[0], "{p:?}");
-        let (_, known) = m.predict(&tokens("zzzz qqqq"));
+        let (_, known) = predict(&m, "zzzz qqqq");
         assert_eq!(known, 0);
+        let again = Classifier::from_parts(m.to_parts()).unwrap();
+        assert_eq!(
+            predict(&again, "who created you"),
+            predict(&m, "who created you")
+        );
+    }
+
+    #[test]
+    fn quantised_rows_keep_their_largest_weight() {
+        let (q, s) = quantize(&[0.5, -1.0, 0.0, 0.0, 0.0, 0.0], 3);
+        assert_eq!(q[..3], [64, -127, 0]);
+        assert_eq!(q[3..], [0, 0, 0]);
+        assert!((s[0] - 1.0 / 127.0).abs() < 1e-9);
+        assert_eq!(s[1], 0.0);
+    }
+
+    #[test]
+    fn inconsistent_parts_are_refused() {
+        let ok = || Parts {
+            keys: vec![1, 2],
+            idf: vec![1.0, 1.0],
+            classes: 2,
+            weights: vec![0; 4],
+            scales: vec![0.1, 0.1],
+            bias: vec![0.0, 0.0],
+        };
+        assert!(Classifier::from_parts(ok()).is_ok());
+        let mut p = ok();
+        p.weights.pop();
+        assert!(Classifier::from_parts(p).is_err());
+        let mut p = ok();
+        p.keys[1] = 1;
+        assert!(Classifier::from_parts(p).is_err());
+        let mut p = ok();
+        p.idf[0] = f32::NAN;
+        assert!(Classifier::from_parts(p).is_err());
+        let mut p = ok();
+        p.classes = 0;
+        assert!(Classifier::from_parts(p).is_err());
     }
 }

@@ -7,19 +7,25 @@
 //! confidence where 0.5 separates right from wrong. BM25 still decides which
 //! answers are in the running when the classifier knows none of the words
 //! (answer text matches, tiny KBs) and breaks near ties.
+//!
+//! Training is most of the build; with a cache path the trained model is
+//! kept in a snapshot (see `snapshot`) and trained again only when the
+//! questions change.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
-use tantivy::schema::{Field, IndexRecordOption, Schema, FAST, INDEXED, TEXT};
-use tantivy::{doc, Index, IndexReader, Term};
+use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST};
+use tantivy::{doc, Index, ReloadPolicy, Searcher, Term};
 
 use crate::answerer::{QnaAnswer, QnaQuery};
-use crate::classifier::Classifier;
+use crate::classifier::{Classifier, IdMap, Scratch};
 use crate::error::QnaError;
 use crate::kb::KnowledgeBase;
+use crate::snapshot::{self, Lookup};
 use crate::text;
 
 pub const BACKEND: &str = "embedded";
@@ -46,22 +52,125 @@ impl Default for Tuning {
     }
 }
 
+/// Where the re-ranker of a built index came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelSource {
+    /// Trained now (no cache, or no usable snapshot in it).
+    Trained,
+    /// Loaded from the cache's snapshot.
+    Snapshot,
+}
+
+/// How long the parts of a build took.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BuildTimes {
+    /// Tokenising the phrasings and the exact-match table.
+    pub prepare: Duration,
+    /// The tantivy index.
+    pub index: Duration,
+    /// Training, or loading the snapshot.
+    pub model: Duration,
+    /// Writing the snapshot after training.
+    pub store: Duration,
+    pub source: ModelSource,
+}
+
 pub struct EmbeddedIndex {
     kb: KnowledgeBase,
-    index_reader: IndexReader,
+    /// The index never changes after the build: one searcher serves all.
+    searcher: Searcher,
     question: Field,
     answer: Field,
     /// Per segment: doc id -> position in `kb.qnas`.
     doc_qna: Vec<Vec<u32>>,
     classifier: Classifier,
-    /// Normalised phrasing -> the one answer it belongs to.
-    exact: HashMap<String, usize>,
+    /// Key of a normalised phrasing (`text::phrase_key`) -> the one answer
+    /// it belongs to.
+    exact: IdMap<u32>,
     tuning: Tuning,
     build_time: Duration,
+    times: BuildTimes,
 }
 
 fn index_err(e: tantivy::TantivyError) -> QnaError {
     QnaError::Index(e.to_string())
+}
+
+/// Per-thread buffers of `rank`, so a question allocates little.
+#[derive(Default)]
+struct RankScratch {
+    model: Scratch,
+    probs: Vec<f32>,
+    bm25: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<RankScratch> = RefCell::new(RankScratch::default());
+}
+
+/// The tantivy part of the index.
+struct Bm25Index {
+    searcher: Searcher,
+    question: Field,
+    answer: Field,
+    doc_qna: Vec<Vec<u32>>,
+}
+
+/// BM25 needs term frequencies only, no positions, and the answer position
+/// is a fast field only.
+fn build_tantivy(
+    kb: &KnowledgeBase,
+    phrasings: &[(Vec<String>, usize)],
+) -> Result<Bm25Index, QnaError> {
+    let mut schema = Schema::builder();
+    let text_options = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("default")
+            .set_index_option(IndexRecordOption::WithFreqs),
+    );
+    let question = schema.add_text_field("question", text_options.clone());
+    let answer = schema.add_text_field("answer", text_options);
+    let qna = schema.add_u64_field("qna", FAST);
+    let index = Index::create_in_ram(schema.build());
+    let mut writer = index
+        .writer_with_num_threads::<tantivy::TantivyDocument>(1, 20_000_000)
+        .map_err(index_err)?;
+    for (i, q) in kb.qnas.iter().enumerate() {
+        // The answer text is its own document, so a question that quotes
+        // the answer finds it.
+        writer
+            .add_document(doc!(answer => text::normalize(&q.answer), qna => i as u64))
+            .map_err(index_err)?;
+    }
+    for (tokens, i) in phrasings {
+        writer
+            .add_document(doc!(question => tokens.join(" "), qna => *i as u64))
+            .map_err(index_err)?;
+    }
+    writer.commit().map_err(index_err)?;
+    // The writer's threads and arena go now, not with the index.
+    drop(writer);
+    let reader = index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()
+        .map_err(index_err)?;
+    let searcher = reader.searcher();
+    let mut doc_qna = Vec::new();
+    for segment in searcher.segment_readers() {
+        let column = segment.fast_fields().u64("qna").map_err(index_err)?;
+        doc_qna.push(
+            (0..segment.max_doc())
+                .map(|d| column.first(d).unwrap_or(0) as u32)
+                .collect(),
+        );
+    }
+    Ok(Bm25Index {
+        searcher,
+        question,
+        answer,
+        doc_qna,
+    })
 }
 
 impl EmbeddedIndex {
@@ -70,67 +179,124 @@ impl EmbeddedIndex {
     }
 
     pub fn build_with(kb: KnowledgeBase, tuning: Tuning) -> Result<Self, QnaError> {
+        Self::build_cached(kb, tuning, None)
+    }
+
+    /// Builds the index; with `snapshot`, the re-ranker is loaded from that
+    /// file when it holds the model of these questions, and otherwise
+    /// trained and written there (a failed write is logged, not fatal: the
+    /// index serves either way).
+    pub fn build_cached(
+        kb: KnowledgeBase,
+        tuning: Tuning,
+        snapshot: Option<&Path>,
+    ) -> Result<Self, QnaError> {
         let start = Instant::now();
-        let mut schema = Schema::builder();
-        let question = schema.add_text_field("question", TEXT);
-        let answer = schema.add_text_field("answer", TEXT);
-        let qna = schema.add_u64_field("qna", INDEXED | FAST);
-        let index = Index::create_in_ram(schema.build());
-        let mut writer = index
-            .writer_with_num_threads::<tantivy::TantivyDocument>(1, 20_000_000)
-            .map_err(index_err)?;
-        let mut exact: HashMap<String, Option<usize>> = HashMap::new();
-        let mut examples = Vec::with_capacity(kb.question_count());
+        let mut phrasings = Vec::with_capacity(kb.question_count());
+        let mut exact: IdMap<Option<u32>> = IdMap::default();
         for (i, q) in kb.qnas.iter().enumerate() {
-            let answer_text = text::normalize(&q.answer);
-            // The answer text is its own document, so a question that
-            // quotes the answer finds it.
-            writer
-                .add_document(doc!(answer => answer_text, qna => i as u64))
-                .map_err(index_err)?;
             for phrasing in &q.questions {
                 let tokens = text::tokens(phrasing);
-                let norm = tokens.join(" ");
-                writer
-                    .add_document(doc!(question => norm.clone(), qna => i as u64))
-                    .map_err(index_err)?;
                 exact
-                    .entry(norm)
+                    .entry(text::phrase_key(&tokens))
                     .and_modify(|e| {
-                        if *e != Some(i) {
+                        if *e != Some(i as u32) {
                             *e = None
                         }
                     })
-                    .or_insert(Some(i));
-                examples.push((tokens, i));
+                    .or_insert(Some(i as u32));
+                phrasings.push((tokens, i));
             }
         }
-        writer.commit().map_err(index_err)?;
-        let index_reader = index.reader().map_err(index_err)?;
-        let searcher = index_reader.searcher();
-        let mut doc_qna = Vec::new();
-        for segment in searcher.segment_readers() {
-            let column = segment.fast_fields().u64("qna").map_err(index_err)?;
-            doc_qna.push(
-                (0..segment.max_doc())
-                    .map(|d| column.first(d).unwrap_or(0) as u32)
-                    .collect(),
-            );
+        let exact: IdMap<u32> = exact
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect();
+        let prepare = start.elapsed();
+
+        let model_start = Instant::now();
+        let key = snapshot.map(|_| snapshot::key(&kb));
+        let loaded = match (snapshot, key) {
+            (Some(path), Some(key)) => match snapshot::load(path, key, kb.qnas.len()) {
+                Lookup::Found(model) => Some(model),
+                Lookup::Missing => {
+                    tracing::info!(path = %path.display(), "no knowledge-base snapshot yet; training");
+                    None
+                }
+                Lookup::Rejected(why) => {
+                    tracing::warn!(path = %path.display(), reason = %why, "ignoring the knowledge-base snapshot; training");
+                    None
+                }
+            },
+            _ => None,
+        };
+        let (source, tantivy, classifier, model_time, index_time) = match loaded {
+            Some(model) => {
+                let model_time = model_start.elapsed();
+                let index_start = Instant::now();
+                let t = build_tantivy(&kb, &phrasings);
+                (
+                    ModelSource::Snapshot,
+                    t,
+                    model,
+                    model_time,
+                    index_start.elapsed(),
+                )
+            }
+            None => {
+                // One after the other, not side by side: training's buffers
+                // and tantivy's writer at once would raise the peak RSS by
+                // more than the overlap saves (tens of ms, once per change).
+                let model_start = Instant::now();
+                let model = Classifier::train(&phrasings, kb.qnas.len());
+                let model_time = model_start.elapsed();
+                release_free_memory();
+                let index_start = Instant::now();
+                let t = build_tantivy(&kb, &phrasings);
+                (
+                    ModelSource::Trained,
+                    t,
+                    model,
+                    model_time,
+                    index_start.elapsed(),
+                )
+            }
+        };
+        let Bm25Index {
+            searcher,
+            question,
+            answer,
+            doc_qna,
+        } = tantivy?;
+        drop(phrasings);
+        let store_start = Instant::now();
+        if let (ModelSource::Trained, Some(path), Some(key)) = (source, snapshot, key) {
+            match snapshot::store(path, &classifier, key) {
+                Ok(()) => tracing::info!(path = %path.display(), "knowledge-base snapshot written"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot write the knowledge-base snapshot; the next start trains again")
+                }
+            }
         }
-        let classifier = Classifier::train(&examples, kb.qnas.len());
+        let store = store_start.elapsed();
+        release_free_memory();
         Ok(Self {
-            exact: exact
-                .into_iter()
-                .filter_map(|(k, v)| v.map(|v| (k, v)))
-                .collect(),
+            exact,
             kb,
-            index_reader,
+            searcher,
             question,
             answer,
             doc_qna,
             classifier,
             tuning,
             build_time: start.elapsed(),
+            times: BuildTimes {
+                prepare,
+                index: index_time,
+                model: model_time,
+                store,
+                source,
+            },
         })
     }
 
@@ -142,19 +308,33 @@ impl EmbeddedIndex {
         self.build_time
     }
 
+    pub fn build_times(&self) -> BuildTimes {
+        self.times
+    }
+
     pub fn feature_count(&self) -> usize {
         self.classifier.feature_count()
     }
 
-    /// Best BM25 score per answer among the top hits.
-    fn bm25(&self, tokens: &[String]) -> Result<HashMap<usize, f32>, QnaError> {
+    /// Bytes of the re-ranker's tables.
+    pub fn model_bytes(&self) -> usize {
+        self.classifier.weight_bytes()
+    }
+
+    /// Writes the re-ranker's snapshot to `path` (what `botctl kb compile`
+    /// ships), whether it was trained or loaded.
+    pub fn write_snapshot(&self, path: &Path) -> Result<(), QnaError> {
+        snapshot::store(path, &self.classifier, snapshot::key(&self.kb))
+    }
+
+    /// Best BM25 score per answer among the top hits, into `best` (one slot
+    /// per answer).
+    fn bm25(&self, tokens: &[String], best: &mut Vec<f32>) -> Result<(), QnaError> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(tokens.len() * 2);
-        let mut seen: Vec<&str> = Vec::new();
-        for t in tokens {
-            if seen.contains(&t.as_str()) {
+        for (n, t) in tokens.iter().enumerate() {
+            if tokens[..n].contains(t) {
                 continue;
             }
-            seen.push(t);
             clauses.push((
                 Occur::Should,
                 Box::new(TermQuery::new(
@@ -173,14 +353,15 @@ impl EmbeddedIndex {
                 )),
             ));
         }
-        let searcher = self.index_reader.searcher();
-        let hits = searcher
+        let hits = self
+            .searcher
             .search(
                 &BooleanQuery::new(clauses),
                 &TopDocs::with_limit(self.tuning.bm25_candidates).order_by_score(),
             )
             .map_err(index_err)?;
-        let mut best: HashMap<usize, f32> = HashMap::new();
+        best.clear();
+        best.resize(self.kb.qnas.len(), 0.0);
         for (score, addr) in hits {
             let Some(&i) = self
                 .doc_qna
@@ -189,10 +370,11 @@ impl EmbeddedIndex {
             else {
                 continue;
             };
-            let e = best.entry(i as usize).or_insert(0.0);
-            *e = e.max(score);
+            if let Some(e) = best.get_mut(i as usize) {
+                *e = e.max(score);
+            }
         }
-        Ok(best)
+        Ok(())
     }
 
     /// Ranked `(position in kb.qnas, confidence)`, best first, after
@@ -202,6 +384,19 @@ impl EmbeddedIndex {
         if tokens.is_empty() {
             return Ok(Vec::new());
         }
+        SCRATCH.with(|s| match s.try_borrow_mut() {
+            Ok(mut s) => self.rank_with(query, &tokens, &mut s),
+            // Only reached if ranking ever re-entered itself on one thread.
+            Err(_) => self.rank_with(query, &tokens, &mut RankScratch::default()),
+        })
+    }
+
+    fn rank_with(
+        &self,
+        query: &QnaQuery,
+        tokens: &[String],
+        s: &mut RankScratch,
+    ) -> Result<Vec<(usize, f32)>, QnaError> {
         // Multi-turn: a follow-up to an answer with prompts is looked for
         // among those prompts only; otherwise context-only answers are out.
         let prompts = query
@@ -219,13 +414,11 @@ impl EmbeddedIndex {
             };
             in_context && query.filter.as_ref().is_none_or(|f| f.matches(&q.metadata))
         };
-        let norm = tokens.join(" ");
-        let (probs, known) = self.classifier.predict(&tokens);
-        let bm25 = self.bm25(&tokens)?;
-        let top_bm25 = bm25.values().copied().fold(0.0f32, f32::max);
-        let mut scored: Vec<(usize, f32, f32)> = Vec::new();
-        for (i, p) in probs.iter().enumerate() {
-            let b = bm25.get(&i).copied().unwrap_or(0.0);
+        let known = self.classifier.predict(tokens, &mut s.model, &mut s.probs);
+        self.bm25(tokens, &mut s.bm25)?;
+        let top_bm25 = s.bm25.iter().copied().fold(0.0f32, f32::max);
+        let mut scored: Vec<(usize, f32, f32)> = Vec::with_capacity(s.probs.len());
+        for (i, (p, &b)) in s.probs.iter().zip(&s.bm25).enumerate() {
             if (known == 0 && b == 0.0) || !allowed(i) {
                 continue;
             }
@@ -241,23 +434,30 @@ impl EmbeddedIndex {
         // The words of a prompt button, or a known phrasing, are certain.
         if let Some(p) = prompts {
             for prompt in p {
-                if text::normalize(&prompt.display_text) == norm {
+                if text::tokens(&prompt.display_text) == tokens {
                     if let Some(i) = self.kb.qnas.iter().position(|q| q.id == prompt.qna_id) {
                         lift(&mut scored, i);
                     }
                 }
             }
         }
-        if let Some(&i) = self.exact.get(&norm) {
-            if allowed(i) {
-                lift(&mut scored, i);
+        if let Some(&i) = self.exact.get(&text::phrase_key(tokens)) {
+            if allowed(i as usize) {
+                lift(&mut scored, i as usize);
             }
         }
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        scored.retain(|(_, _, c)| *c >= query.score_threshold && *c > 0.0);
+        // Only the top few are returned: select them, then sort those.
+        let order =
+            |a: &(usize, f32, f32), b: &(usize, f32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        let top = query.top.max(1);
+        if scored.len() > top {
+            scored.select_nth_unstable_by(top - 1, order);
+            scored.truncate(top);
+        }
+        scored.sort_unstable_by(order);
         Ok(scored
             .into_iter()
-            .filter(|(_, _, c)| *c >= query.score_threshold && *c > 0.0)
-            .take(query.top.max(1))
             .map(|(i, _, c)| (i, c.clamp(0.0, 1.0)))
             .collect())
     }
@@ -268,6 +468,25 @@ impl EmbeddedIndex {
             .into_iter()
             .map(|(i, c)| self.kb.qnas[i].to_answer(c, BACKEND))
             .collect())
+    }
+}
+
+/// Hands the memory the build freed (tantivy's writer arena, training
+/// buffers) back to the OS. glibc keeps freed heap, per-thread arenas
+/// included, mapped and counted in RSS (measured: 24 MiB after a build
+/// that keeps 11 MiB); trimming returns it. Other allocators return memory
+/// on their own terms, so elsewhere this does nothing.
+pub(crate) fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: malloc_trim takes no pointers and only releases free
+        // memory; it is safe to call at any time from any thread.
+        unsafe {
+            malloc_trim(0);
+        }
     }
 }
 

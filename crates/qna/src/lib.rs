@@ -14,6 +14,7 @@ pub mod normalized;
 pub mod qnamaker;
 pub mod reload;
 pub mod remote;
+pub mod snapshot;
 pub mod split;
 mod text;
 
@@ -21,7 +22,7 @@ pub use answerer::{
     Answerer, KbSummary, MetadataFilter, Prompt, QnaAnswer, QnaContext, QnaQuery, ServedBy,
 };
 pub use cqa::CqaClient;
-pub use embedded::{EmbeddedIndex, Tuning};
+pub use embedded::{BuildTimes, EmbeddedIndex, ModelSource, Tuning};
 pub use error::QnaError;
 pub use fallback::WithFallback;
 pub use kb::{KnowledgeBase, QnaPair};

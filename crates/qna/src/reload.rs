@@ -1,6 +1,8 @@
 //! The embedded backend as an `Answerer`: the built index behind an
 //! `ArcSwap`, so a reload (file change or admin call) builds the new index
 //! on the side and swaps it in; questions in flight finish on the old one.
+//! With a cache directory, start and reload load the trained re-ranker from
+//! its snapshot when the questions did not change.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,13 +12,15 @@ use arc_swap::ArcSwap;
 use async_trait::async_trait;
 
 use crate::answerer::{Answerer, KbSummary, QnaAnswer, QnaQuery};
-use crate::embedded::{EmbeddedIndex, BACKEND};
+use crate::embedded::{EmbeddedIndex, Tuning, BACKEND};
 use crate::error::QnaError;
 use crate::kb::KnowledgeBase;
 
 pub struct EmbeddedAnswerer {
     current: ArcSwap<EmbeddedIndex>,
     path: Option<PathBuf>,
+    /// The snapshot file of this KB, when there is a cache directory.
+    snapshot: Option<PathBuf>,
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
@@ -28,16 +32,32 @@ impl EmbeddedAnswerer {
         Ok(Self {
             current: ArcSwap::from_pointee(EmbeddedIndex::build(kb)?),
             path: None,
+            snapshot: None,
         })
     }
 
     /// Loads a KB file in any supported format; `reload` reads it again.
     pub fn open(path: &Path) -> Result<Self, QnaError> {
+        Self::open_cached(path, None)
+    }
+
+    /// `open`, keeping the trained re-ranker in `cache_dir` (created when
+    /// needed) so the next start or reload of the same questions skips
+    /// training. An unusable snapshot is logged and replaced.
+    pub fn open_cached(path: &Path, cache_dir: Option<&Path>) -> Result<Self, QnaError> {
+        let snapshot = cache_dir.map(|d| crate::snapshot::path_for(d, path));
         let kb = crate::import::load_path(path)?;
+        let index = EmbeddedIndex::build_cached(kb, Tuning::default(), snapshot.as_deref())?;
         Ok(Self {
-            current: ArcSwap::from_pointee(EmbeddedIndex::build(kb)?),
+            current: ArcSwap::from_pointee(index),
             path: Some(path.to_path_buf()),
+            snapshot,
         })
+    }
+
+    /// The snapshot file used, if any.
+    pub fn snapshot_path(&self) -> Option<&Path> {
+        self.snapshot.as_deref()
     }
 
     /// The index answering now.
@@ -48,11 +68,12 @@ impl EmbeddedAnswerer {
     /// Swaps in a new KB. Building happens before the swap, so questions
     /// never wait for it, and a bad KB leaves the old one serving.
     pub fn replace(&self, kb: KnowledgeBase) -> Result<(), QnaError> {
-        let index = EmbeddedIndex::build(kb)?;
+        let index = EmbeddedIndex::build_cached(kb, Tuning::default(), self.snapshot.as_deref())?;
         tracing::info!(
             answers = index.kb().qnas.len(),
             questions = index.kb().question_count(),
             build_ms = index.build_time().as_millis() as u64,
+            model = ?index.build_times().source,
             "knowledge base swapped in"
         );
         self.current.store(Arc::new(index));

@@ -55,7 +55,10 @@ fn stem(w: &str) -> &str {
 
 /// The normalised word tokens of a text.
 pub fn tokens(text: &str) -> Vec<String> {
-    let lower = text.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'");
+    let mut lower = text.to_lowercase();
+    if lower.contains(['\u{2019}', '\u{2018}']) {
+        lower = lower.replace(['\u{2019}', '\u{2018}'], "'");
+    }
     let mut out = Vec::new();
     for raw in lower.split(|c: char| !(c.is_alphanumeric() || c == '\'')) {
         let w = raw.trim_matches('\'');
@@ -64,9 +67,11 @@ pub fn tokens(text: &str) -> Vec<String> {
         }
         if let Some((_, e)) = EXPANSIONS.iter().find(|(k, _)| *k == w) {
             out.extend(e.split(' ').map(str::to_string));
-        } else {
+        } else if w.contains('\'') {
             let w: String = w.chars().filter(|c| *c != '\'').collect();
             out.push(stem(&w).to_string());
+        } else {
+            out.push(stem(w).to_string());
         }
     }
     out
@@ -80,10 +85,10 @@ pub fn normalize(text: &str) -> String {
 
 /// FNV-1a: stable across runs and platforms, so a feature's id never
 /// depends on the process.
-fn fnv(parts: &[&[u8]]) -> u64 {
+fn fnv<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for p in parts {
-        for b in *p {
+        for b in p {
             h ^= u64::from(*b);
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
@@ -93,31 +98,60 @@ fn fnv(parts: &[&[u8]]) -> u64 {
     h
 }
 
+/// The key of a phrasing for exact matches: a hash of its tokens, so the
+/// index keeps 8 bytes per phrasing instead of the string (a 64-bit
+/// collision among a KB's phrasings is not a practical risk).
+pub fn phrase_key(tokens: &[String]) -> u64 {
+    fnv(tokens.iter().map(|t| t.as_bytes()))
+}
+
 /// Hashed features of a tokenised text, in two blocks: words (unigrams and
 /// bigrams) and characters (2- to 4-grams inside each padded word). Each
 /// block gets its own weight and norm later.
-pub fn features(tokens: &[String]) -> (Vec<u64>, Vec<u64>) {
-    let mut words = Vec::with_capacity(tokens.len() * 2);
+#[derive(Debug, Default)]
+pub struct Features {
+    pub words: Vec<u64>,
+    pub chars: Vec<u64>,
+    /// Buffers reused between texts.
+    padded: String,
+    bounds: Vec<usize>,
+}
+
+pub fn features(tokens: &[String]) -> Features {
+    let mut f = Features::default();
+    features_into(tokens, &mut f);
+    f.padded = String::new();
+    f.bounds = Vec::new();
+    f
+}
+
+/// `features`, reusing `f`'s buffers: no allocation once they are grown.
+pub fn features_into(tokens: &[String], f: &mut Features) {
+    f.words.clear();
+    f.chars.clear();
     for (i, t) in tokens.iter().enumerate() {
-        words.push(fnv(&[b"w", t.as_bytes()]));
+        f.words.push(fnv([b"w".as_slice(), t.as_bytes()]));
         if let Some(next) = tokens.get(i + 1) {
-            words.push(fnv(&[b"b", t.as_bytes(), next.as_bytes()]));
+            f.words
+                .push(fnv([b"b".as_slice(), t.as_bytes(), next.as_bytes()]));
         }
     }
-    let mut chars = Vec::new();
     for t in tokens {
-        let padded: Vec<char> = std::iter::once(' ')
-            .chain(t.chars())
-            .chain(std::iter::once(' '))
-            .collect();
-        for n in 2..=4 {
-            for gram in padded.windows(n) {
-                let s: String = gram.iter().collect();
-                chars.push(fnv(&[b"c", s.as_bytes()]));
+        f.padded.clear();
+        f.padded.push(' ');
+        f.padded.push_str(t);
+        f.padded.push(' ');
+        f.bounds.clear();
+        f.bounds.extend(f.padded.char_indices().map(|(i, _)| i));
+        f.bounds.push(f.padded.len());
+        let chars = f.bounds.len() - 1;
+        for n in 2..=4usize {
+            for s in 0..(chars + 1).saturating_sub(n) {
+                let gram = &f.padded.as_bytes()[f.bounds[s]..f.bounds[s + n]];
+                f.chars.push(fnv([b"c".as_slice(), gram]));
             }
         }
     }
-    (words, chars)
 }
 
 #[cfg(test)]
@@ -138,9 +172,15 @@ mod tests {
 
     #[test]
     fn features_have_both_blocks() {
-        let (w, c) = features(&tokens("hi there"));
-        assert_eq!(w.len(), 3);
-        assert!(c.len() > 10);
-        assert_eq!(features(&tokens("hi there")).0, w, "stable");
+        let f = features(&tokens("hi there"));
+        assert_eq!(f.words.len(), 3);
+        // " hi " has 3 + 2 + 1 grams, " there " 6 + 5 + 4.
+        assert_eq!(f.chars.len(), 21);
+        assert_eq!(features(&tokens("hi there")).words, f.words, "stable");
+        let mut reused = features(&tokens("a much longer text than that"));
+        features_into(&tokens("hi there"), &mut reused);
+        assert_eq!((reused.words, reused.chars), (f.words, f.chars));
+        // Multi-byte letters are whole characters in a gram.
+        assert_eq!(features(&tokens("été")).chars.len(), 4 + 3 + 2);
     }
 }
