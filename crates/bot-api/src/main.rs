@@ -4,6 +4,7 @@ use bot_api::{settings::Settings, startup, telemetry};
 
 // glibc's malloc (with its consolidation passes) was about a quarter of a
 // turn's CPU in the profile; mimalloc's thread-local free lists are not.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

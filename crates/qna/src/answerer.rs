@@ -2,9 +2,11 @@
 //! answers with a 0..1 confidence out.
 
 use std::collections::BTreeMap;
+use std::ops::Deref;
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::QnaError;
 
@@ -81,12 +83,43 @@ pub struct ServedBy {
     pub endpoint: Option<String>,
 }
 
+/// An answer's question phrasings, shared with the knowledge base that
+/// holds them: a turn asks for three answers, and copying ~90 phrasings for
+/// each cost more than ranking them. Serialised as a plain array.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Phrasings(Arc<[String]>);
+
+impl Deref for Phrasings {
+    type Target = [String];
+    fn deref(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl From<Vec<String>> for Phrasings {
+    fn from(v: Vec<String>) -> Self {
+        Self(v.into())
+    }
+}
+
+impl Serialize for Phrasings {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Phrasings {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<String>::deserialize(d).map(Self::from)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QnaAnswer {
     pub id: u64,
     pub answer: String,
-    pub questions: Vec<String>,
+    pub questions: Phrasings,
     /// 0..1; comparable across backends.
     pub confidence: f32,
     pub metadata: BTreeMap<String, String>,

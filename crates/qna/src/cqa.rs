@@ -244,7 +244,7 @@ pub mod wire {
     impl Answer {
         pub fn from_answer(a: &QnaAnswer) -> Self {
             Self {
-                questions: a.questions.clone(),
+                questions: a.questions.to_vec(),
                 answer: a.answer.clone(),
                 confidence_score: a.confidence,
                 id: a.id as i64,
@@ -264,7 +264,7 @@ pub mod wire {
             Some(QnaAnswer {
                 id,
                 answer: self.answer,
-                questions: self.questions,
+                questions: self.questions.into(),
                 confidence: self.confidence_score.clamp(0.0, 1.0),
                 metadata: self
                     .metadata

@@ -21,7 +21,7 @@ use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST};
 use tantivy::{doc, Index, ReloadPolicy, Searcher, Term};
 
-use crate::answerer::{QnaAnswer, QnaQuery};
+use crate::answerer::{Phrasings, QnaAnswer, QnaQuery};
 use crate::classifier::{Classifier, IdMap, Scratch};
 use crate::error::QnaError;
 use crate::kb::KnowledgeBase;
@@ -87,6 +87,8 @@ pub struct EmbeddedIndex {
     /// Key of a normalised phrasing (`text::phrase_key`) -> the one answer
     /// it belongs to.
     exact: IdMap<u32>,
+    /// Each answer's phrasings, shared by every answer handed out.
+    phrasings: Vec<Phrasings>,
     tuning: Tuning,
     build_time: Duration,
     times: BuildTimes,
@@ -282,6 +284,7 @@ impl EmbeddedIndex {
         release_free_memory();
         Ok(Self {
             exact,
+            phrasings: kb.qnas.iter().map(|q| q.questions.clone().into()).collect(),
             kb,
             searcher,
             question,
@@ -466,7 +469,7 @@ impl EmbeddedIndex {
         Ok(self
             .rank(query)?
             .into_iter()
-            .map(|(i, c)| self.kb.qnas[i].to_answer(c, BACKEND))
+            .map(|(i, c)| self.kb.qnas[i].to_answer_with(self.phrasings[i].clone(), c, BACKEND))
             .collect())
     }
 }

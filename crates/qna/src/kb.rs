@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::answerer::{Prompt, QnaAnswer, ServedBy};
+use crate::answerer::{Phrasings, Prompt, QnaAnswer, ServedBy};
 
 /// One answer with all the question phrasings that lead to it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,10 +22,20 @@ pub struct QnaPair {
 
 impl QnaPair {
     pub fn to_answer(&self, confidence: f32, backend: &str) -> QnaAnswer {
+        self.to_answer_with(self.questions.clone().into(), confidence, backend)
+    }
+
+    /// `to_answer` with phrasings the caller already shares.
+    pub fn to_answer_with(
+        &self,
+        questions: Phrasings,
+        confidence: f32,
+        backend: &str,
+    ) -> QnaAnswer {
         QnaAnswer {
             id: self.id,
             answer: self.answer.clone(),
-            questions: self.questions.clone(),
+            questions,
             confidence,
             metadata: self.metadata.clone(),
             prompts: self.prompts.clone(),

@@ -19,7 +19,8 @@ pub mod split;
 mod text;
 
 pub use answerer::{
-    Answerer, KbSummary, MetadataFilter, Prompt, QnaAnswer, QnaContext, QnaQuery, ServedBy,
+    Answerer, KbSummary, MetadataFilter, Phrasings, Prompt, QnaAnswer, QnaContext, QnaQuery,
+    ServedBy,
 };
 pub use cqa::CqaClient;
 pub use embedded::{BuildTimes, EmbeddedIndex, ModelSource, Tuning};

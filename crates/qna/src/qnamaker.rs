@@ -158,7 +158,7 @@ impl Answerer for QnaMakerClient {
                 Some(QnaAnswer {
                     id,
                     answer: a.answer,
-                    questions: a.questions,
+                    questions: a.questions.into(),
                     confidence: (a.score / 100.0).clamp(0.0, 1.0),
                     metadata: a
                         .metadata
