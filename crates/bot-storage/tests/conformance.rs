@@ -23,6 +23,41 @@ async fn sqlite_conforms() {
     .await;
 }
 
+/// The writer never checkpoints (that stalled commits); a thread of its own
+/// copies the WAL back into the database file. Without it the file would
+/// stay at its first pages and the WAL would grow without end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_wal_is_checkpointed_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let s = SqliteStorage::open(&path).unwrap();
+    let empty = std::fs::metadata(&path).unwrap().len();
+    let filler = "x".repeat(3000);
+    for i in 0..200 {
+        s.write(vec![Change {
+            key: format!("k{i}"),
+            document: json!({"i": i, "filler": filler}),
+            precondition: Precondition::None,
+        }])
+        .await
+        .unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let size = loop {
+        let size = std::fs::metadata(&path).unwrap().len();
+        if size > 200 * 3000 || std::time::Instant::now() > deadline {
+            break size;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(
+        size > 200 * 3000,
+        "database file still {size} bytes (was {empty}): the WAL was not checkpointed"
+    );
+    let got = s.read(&["k199".to_string()]).await.unwrap();
+    assert_eq!(got["k199"].document["i"], 199);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_state_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
