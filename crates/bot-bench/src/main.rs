@@ -6,6 +6,7 @@
 //! The machine is shared and noisy, so compare targets measured in the same
 //! run, as ratios.
 
+mod backends;
 mod load;
 mod process;
 mod report;
@@ -63,7 +64,9 @@ struct Args {
     /// Knowledge base our bot loads; its questions are what the load asks.
     #[arg(long, default_value = "kb/qna_chitchat_professional.tsv")]
     kb: PathBuf,
-    /// Storage backend for our bot: sqlite | memory (others by BOT__STORAGE__* env).
+    /// State backend: sqlite | memory | blob (Azurite, for both bots) |
+    /// cosmos (the Cosmos DB stand-in; the reference keeps memory). The
+    /// stand-ins are started by the bench.
     #[arg(long, default_value = "sqlite")]
     storage: String,
     /// The reference bot's directory (npm project).
@@ -83,6 +86,13 @@ async fn main() -> anyhow::Result<()> {
         Which::BotbuilderJs => vec![Target::BotbuilderJs],
         Which::Both => vec![Target::Ours, Target::BotbuilderJs],
     };
+    let backend = backends::Backend::start(&args.storage).await?;
+    if !backend.shared_with_reference() && targets.contains(&Target::BotbuilderJs) {
+        eprintln!(
+            "note: the reference bot has no {} storage; it keeps MemoryStorage",
+            args.storage
+        );
+    }
     let mut results = Vec::new();
     for round in 0..args.rounds {
         for mode in &args.mode {
@@ -101,6 +111,7 @@ async fn main() -> anyhow::Result<()> {
                         storage: args.storage.clone(),
                         state_dir: dir.clone(),
                         reference_dir: args.reference_dir.clone(),
+                        env: backend.env(&format!("bench-{round}-{}", target.name())),
                     },
                 )
                 .await?;

@@ -28,6 +28,8 @@ pub struct StartConfig {
     pub storage: String,
     pub state_dir: PathBuf,
     pub reference_dir: PathBuf,
+    /// Extra environment for the bot (the stand-in store's settings).
+    pub env: Vec<(String, String)>,
 }
 
 pub struct BotUnderTest {
@@ -70,6 +72,7 @@ pub async fn start(target: Target, cfg: &StartConfig) -> anyhow::Result<BotUnder
             c
         }
     };
+    cmd.envs(cfg.env.iter().map(|(k, v)| (k, v)));
     cmd.stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .kill_on_drop(true);
