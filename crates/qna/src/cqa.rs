@@ -11,7 +11,7 @@ use secrecy::ExposeSecret;
 
 use crate::answerer::{Answerer, QnaAnswer, QnaQuery, ServedBy};
 use crate::error::QnaError;
-use crate::remote::{http_client, join, map_failover, try_json, RemoteSettings};
+use crate::remote::{self, http_client, join, map_failover, try_json, RemoteSettings};
 
 pub const BACKEND: &str = "cqa";
 pub const API_VERSION: &str = "2021-10-01";
@@ -338,25 +338,15 @@ impl Answerer for CqaClient {
             backend: BACKEND.into(),
             endpoint: Some(served.endpoint.clone()),
         };
-        Ok(served
-            .value
-            .answers
-            .into_iter()
-            .filter_map(|a| a.into_answer(by.clone()))
-            .filter(|a| a.confidence >= query.score_threshold)
-            .take(query.top.max(1))
-            .collect())
+        let answers = served.value.answers.into_iter();
+        Ok(remote::limit(
+            answers.filter_map(|a| a.into_answer(by.clone())),
+            query,
+        ))
     }
 
     async fn ready(&self) -> Result<(), QnaError> {
-        // Ready while some endpoint's breaker lets calls through.
-        if self.failover.any_available() {
-            Ok(())
-        } else {
-            Err(QnaError::Unavailable(
-                "every CQA endpoint's circuit is open".into(),
-            ))
-        }
+        remote::ready(&self.failover, "CQA")
     }
 
     fn kind(&self) -> &'static str {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::answerer::{Answerer, Prompt, QnaAnswer, QnaQuery, ServedBy};
 use crate::error::QnaError;
-use crate::remote::{http_client, join, map_failover, try_json, RemoteSettings};
+use crate::remote::{self, http_client, join, map_failover, try_json, RemoteSettings};
 
 pub const BACKEND: &str = "qnamaker";
 
@@ -148,7 +148,7 @@ impl Answerer for QnaMakerClient {
             backend: BACKEND.into(),
             endpoint: Some(served.endpoint.clone()),
         };
-        Ok(served
+        let answers = served
             .value
             .answers
             .into_iter()
@@ -169,21 +169,12 @@ impl Answerer for QnaMakerClient {
                     source: a.source,
                     served_by: by.clone(),
                 })
-            })
-            .filter(|a| a.confidence >= query.score_threshold)
-            .take(query.top.max(1))
-            .collect())
+            });
+        Ok(remote::limit(answers, query))
     }
 
     async fn ready(&self) -> Result<(), QnaError> {
-        // Ready while some endpoint's breaker lets calls through.
-        if self.failover.any_available() {
-            Ok(())
-        } else {
-            Err(QnaError::Unavailable(
-                "every QnA Maker endpoint's circuit is open".into(),
-            ))
-        }
+        remote::ready(&self.failover, "QnA Maker")
     }
 
     fn kind(&self) -> &'static str {

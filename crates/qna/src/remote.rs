@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
-use failover::{parse_retry_after, FailoverError, TryError};
+use failover::{parse_retry_after, Failover, FailoverError, TryError};
 use serde::de::DeserializeOwned;
 
+use crate::answerer::{QnaAnswer, QnaQuery};
 use crate::error::QnaError;
 
 /// Where a remote backend is and how it fails over.
@@ -107,4 +108,23 @@ pub(crate) fn http_client() -> Result<reqwest::Client, QnaError> {
 
 pub(crate) fn join(endpoint: &str, path: &str) -> String {
     format!("{}{}", endpoint.trim_end_matches('/'), path)
+}
+
+/// Ready while some endpoint's breaker lets calls through.
+pub(crate) fn ready(failover: &Failover, service: &str) -> Result<(), QnaError> {
+    if failover.any_available() {
+        Ok(())
+    } else {
+        Err(QnaError::Unavailable(format!(
+            "every {service} endpoint's circuit is open"
+        )))
+    }
+}
+
+/// The query's threshold and top, applied to what a service answered.
+pub(crate) fn limit(answers: impl Iterator<Item = QnaAnswer>, query: &QnaQuery) -> Vec<QnaAnswer> {
+    answers
+        .filter(|a| a.confidence >= query.score_threshold)
+        .take(query.top.max(1))
+        .collect()
 }
