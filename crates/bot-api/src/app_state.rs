@@ -9,6 +9,7 @@ use bot_storage::Storage;
 use crate::bot::Bot;
 use crate::conversation_lock::ConversationLocks;
 use crate::drain::Drain;
+use crate::outbox::Outbox;
 use crate::readiness::Readiness;
 use crate::settings::Settings;
 use crate::telemetry::BotTelemetry;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub storage: Arc<dyn Storage>,
     pub bot: Arc<Bot>,
     pub connector: ConnectorClient,
+    /// How replies reach the channel, and this instance's name in claims.
+    pub outbox: Arc<Outbox>,
     pub readiness: Arc<Readiness>,
     pub drain: Arc<Drain>,
     pub conversation_locks: Arc<ConversationLocks>,

@@ -15,8 +15,10 @@ pub struct ConversationLocks {
     map: Mutex<HashMap<String, Arc<AsyncMutex<()>>>>,
 }
 
-pub struct ConversationGuard<'a> {
-    locks: &'a ConversationLocks,
+/// Held by a turn, and after it by the sending of its replies (which may
+/// outlive the request, so the guard owns what it needs).
+pub struct ConversationGuard {
+    locks: Arc<ConversationLocks>,
     key: String,
     guard: Option<OwnedMutexGuard<()>>,
 }
@@ -27,7 +29,7 @@ impl ConversationLocks {
     }
 
     /// Waits (FIFO) until no other turn of `key` runs in this process.
-    pub async fn lock(&self, key: &str) -> ConversationGuard<'_> {
+    pub async fn lock(self: &Arc<Self>, key: &str) -> ConversationGuard {
         let mutex = self
             .map
             .lock()
@@ -37,7 +39,7 @@ impl ConversationLocks {
             .clone();
         let guard = mutex.lock_owned().await;
         ConversationGuard {
-            locks: self,
+            locks: self.clone(),
             key: key.to_string(),
             guard: Some(guard),
         }
@@ -49,7 +51,7 @@ impl ConversationLocks {
     }
 }
 
-impl Drop for ConversationGuard<'_> {
+impl Drop for ConversationGuard {
     fn drop(&mut self) {
         drop(self.guard.take());
         let mut map = self.locks.map.lock().unwrap_or_else(|p| p.into_inner());

@@ -34,6 +34,15 @@ pub enum ApiError {
     Auth(#[from] AuthError),
     #[error("admin routes need a valid X-Admin-Key header")]
     AdminUnauthorized,
+    /// The channel did not accept every reply in time. They are kept with
+    /// the turn, so the channel's retry of the activity gets them (and the
+    /// turn does not run again). The upstream detail is logged, not echoed.
+    #[error("the channel did not accept the replies in time; they are kept and sent again when the activity is redelivered")]
+    RepliesPending(#[source] SchemaError),
+    #[error(
+        "another instance is sending this conversation's replies; retry after {retry_after:?}"
+    )]
+    RepliesClaimed { retry_after: std::time::Duration },
 }
 
 impl ApiError {
@@ -76,6 +85,8 @@ impl ApiError {
             ApiError::Auth(AuthError::TokenEndpoint { .. }) => StatusCode::BAD_GATEWAY,
             ApiError::Auth(AuthError::Config(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::AdminUnauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::RepliesPending(_) => StatusCode::BAD_GATEWAY,
+            ApiError::RepliesClaimed { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -90,6 +101,8 @@ impl ApiError {
             ApiError::Qna(_) => "QnaError",
             ApiError::Connector(_) => "ConnectorError",
             ApiError::ShuttingDown => "ShuttingDown",
+            ApiError::RepliesPending(_) => "RepliesPending",
+            ApiError::RepliesClaimed { .. } => "RepliesPending",
             ApiError::Auth(AuthError::ServiceUrlNotAllowed { .. }) => "ServiceUrlNotAllowed",
             ApiError::Auth(AuthError::KeysUnavailable { .. }) => "AuthUnavailable",
             ApiError::Auth(_) | ApiError::AdminUnauthorized => match self.status() {
@@ -104,7 +117,9 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        if let ApiError::RepliesPending(cause) = &self {
+            tracing::warn!(error = %cause, status = status.as_u16(), "replies kept for a redelivery");
+        } else if status.is_server_error() {
             tracing::error!(error = %self, status = status.as_u16(), "request failed");
         } else if matches!(self, ApiError::Auth(_) | ApiError::AdminUnauthorized) {
             // Refused callers are what an operator investigates: always logged.
@@ -117,6 +132,12 @@ impl IntoResponse for ApiError {
             Json(json!({"error": {"code": self.code(), "message": self.to_string()}})),
         )
             .into_response();
+        if let ApiError::RepliesClaimed { retry_after } = &self {
+            let secs = retry_after.as_secs() + 1;
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
         if status == StatusCode::UNAUTHORIZED && matches!(self, ApiError::Auth(_)) {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -7,6 +7,7 @@ pub mod dispatch;
 pub mod drain;
 pub mod error;
 pub mod lu_settings;
+pub mod outbox;
 pub mod readiness;
 pub mod routes;
 pub mod settings;

@@ -180,6 +180,31 @@ fn default_reload_ms() -> u64 {
     2000
 }
 
+/// `[replies]`: how replies reach the channel (see `outbox`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RepliesSettings {
+    /// Every try of a turn's replies ends within this, counted from the
+    /// activity's arrival: under the channel's own 15 s.
+    pub budget_ms: u64,
+    /// One POST to the channel at most takes this.
+    pub per_try_timeout_ms: u64,
+    /// Replies not accepted within the budget are tried again in the
+    /// background for this long (0: only on redelivery or the next activity).
+    pub background_for_ms: u64,
+    /// Conversations retried in the background at once, at most.
+    pub max_background: usize,
+}
+
+impl RepliesSettings {
+    pub fn policy(&self) -> bot_schema::RetryPolicy {
+        bot_schema::RetryPolicy {
+            budget: std::time::Duration::from_millis(self.budget_ms),
+            per_try_timeout: std::time::Duration::from_millis(self.per_try_timeout_ms),
+            ..Default::default()
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct HealthSettings {
     pub interval_ms: u64,
@@ -314,6 +339,7 @@ fn redact<S: Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Err
 struct Raw {
     server: ServerSettings,
     bot: BotSettings,
+    replies: RepliesSettings,
     storage: StorageSettings,
     #[serde(default)]
     transcripts: TranscriptSettings,
@@ -427,6 +453,7 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub server: ServerSettings,
     pub bot: BotSettings,
+    pub replies: RepliesSettings,
     pub storage: StorageKind,
     /// `storage.cache_entries`: see `bot_storage::CachedStorage`.
     pub storage_cache_entries: usize,
@@ -460,6 +487,7 @@ impl Settings {
             "listen": self.listen.to_string(),
             "server": self.server,
             "bot": self.bot,
+            "replies": self.replies,
             "storage": self.storage_summary(),
             "qna": self.qna.summary(),
             "lu": self.lu.summary(),
@@ -580,6 +608,21 @@ impl Settings {
         }
         if raw.bot.max_turn_attempts == 0 {
             return Err(invalid("bot.max_turn_attempts", "0", "must be at least 1"));
+        }
+        let r = &raw.replies;
+        if !(100..=14_000).contains(&r.budget_ms) {
+            return Err(invalid(
+                "replies.budget_ms",
+                &r.budget_ms.to_string(),
+                "must be 100 to 14000: the channel waits 15 s for its answer",
+            ));
+        }
+        if r.per_try_timeout_ms == 0 || r.per_try_timeout_ms > r.budget_ms {
+            return Err(invalid(
+                "replies.per_try_timeout_ms",
+                &r.per_try_timeout_ms.to_string(),
+                "must be at least 1 and at most replies.budget_ms",
+            ));
         }
         let storage = match raw.storage.kind.as_str() {
             "memory" => StorageKind::Memory,
@@ -923,6 +966,7 @@ impl Settings {
             listen,
             server: raw.server,
             bot: raw.bot,
+            replies: raw.replies,
             storage,
             storage_cache_entries: raw.storage.cache_entries,
             transcripts,

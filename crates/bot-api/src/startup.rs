@@ -24,6 +24,7 @@ use crate::app_state::AppState;
 use crate::bot::Bot;
 use crate::conversation_lock::ConversationLocks;
 use crate::drain::Drain;
+use crate::outbox::Outbox;
 use crate::readiness::{
     ChannelAuthCheck, HealthCheck, KnowledgeBaseCheck, Readiness, StorageCheck,
 };
@@ -305,7 +306,14 @@ pub async fn build_state_with(
             .with_telemetry(events.clone(), knowledge_base_id(&settings.qna))
             .with_dispatcher(dispatcher),
     );
+    let outbox = Arc::new(Outbox::new(
+        settings.replies.policy(),
+        Duration::from_millis(settings.replies.background_for_ms),
+        settings.replies.max_background,
+        &settings.region,
+    ));
     Ok(AppState {
+        outbox,
         settings: Arc::new(settings),
         storage,
         bot,
@@ -386,6 +394,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(%address, "listening; POST activities to http://{address}/api/messages");
     let drain = state.drain.clone();
     let events = state.telemetry.clone();
+    let outbox = state.outbox.clone();
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
         let _ = stop_rx.wait_for(|s| *s).await;
@@ -410,6 +419,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     }
     refresher.abort();
+    outbox.settle(Duration::from_secs(5)).await;
     if let Some(export) = events.export() {
         export.shutdown().await;
     }

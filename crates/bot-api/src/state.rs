@@ -61,11 +61,47 @@ impl StateDoc {
     }
 }
 
-/// A processed activity and, for expectReplies, the replies it got.
+/// A processed activity and what became of its replies.
 #[derive(Debug, Clone)]
 pub struct Processed {
     pub id: String,
+    /// For expectReplies: the replies it got (the newest few keep them).
     pub replies: Option<Vec<Activity>>,
+    /// For replies POSTed to the channel: those it has not accepted yet.
+    pub outbox: Option<Outbox>,
+}
+
+/// A turn's replies that still have to reach the channel: the outbox, kept
+/// in the processed record that the turn's commit writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outbox {
+    pub replies: Vec<Activity>,
+    /// How many replies, from the first, are done: accepted by the channel,
+    /// or refused by it for good. They go out in order.
+    pub sent: usize,
+    /// How many of the done ones the channel refused for good.
+    pub failed: usize,
+    pub claim: Option<Claim>,
+}
+
+/// Which instance may send an outbox's replies, until when. It is written
+/// with the document's eTag, so of a background retry, a redelivery and the
+/// next activity, in any region, only the holder sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub owner: String,
+    /// Milliseconds since the Unix epoch.
+    pub until_ms: u64,
+}
+
+/// How a turn's record keeps its replies.
+pub enum Recorded<'a> {
+    /// Nothing to keep: no replies, or none that a redelivery needs.
+    Nothing,
+    /// expectReplies: a redelivery gets them again in its HTTP answer.
+    ExpectedReplies(&'a [Activity]),
+    /// Sent to the channel after the commit, by the claim's holder.
+    Outbox(&'a [Activity], Claim),
 }
 
 /// The member of a processed record holding its replies as one JSON string.
@@ -75,6 +111,40 @@ const REPLIES_JSON: &str = "repliesJson";
 /// The same replies as a JSON array, as earlier versions recorded them
 /// (still read, so a redelivery across an upgrade gets its replies).
 const REPLIES_TREE: &str = "replies";
+/// Outbox members; `sent` is present exactly while replies are pending.
+const SENT: &str = "sent";
+const FAILED: &str = "failed";
+const CLAIM: &str = "claim";
+const CLAIM_UNTIL: &str = "claimUntil";
+
+fn record_replies(record: &Value) -> Option<Vec<Activity>> {
+    match (record.get(REPLIES_JSON), record.get(REPLIES_TREE)) {
+        (Some(Value::String(json)), _) => serde_json::from_str(json).ok(),
+        (_, Some(tree)) => Vec::<Activity>::deserialize(tree).ok(),
+        _ => None,
+    }
+}
+
+fn record_outbox(record: &Value) -> Option<Outbox> {
+    let sent = record.get(SENT)?.as_u64()? as usize;
+    let claim = match (record.get(CLAIM), record.get(CLAIM_UNTIL)) {
+        (Some(Value::String(owner)), Some(until)) => Some(Claim {
+            owner: owner.clone(),
+            until_ms: until.as_u64().unwrap_or(0),
+        }),
+        _ => None,
+    };
+    Some(Outbox {
+        replies: record_replies(record).unwrap_or_default(),
+        sent,
+        failed: record.get(FAILED).and_then(Value::as_u64).unwrap_or(0) as usize,
+        claim,
+    })
+}
+
+fn is_pending(record: &Value) -> bool {
+    record.get(SENT).is_some()
+}
 
 /// The conversation state this bot keeps.
 #[derive(Debug, Clone, Default)]
@@ -122,33 +192,68 @@ impl ConversationState {
         }
     }
 
+    fn records(&self) -> &[Value] {
+        self.0
+            .doc
+            .get("processedActivities")
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    fn record_mut(&mut self, activity_id: &str) -> Option<&mut Map<String, Value>> {
+        self.0
+            .doc
+            .get_mut("processedActivities")?
+            .as_array_mut()?
+            .iter_mut()
+            .filter_map(Value::as_object_mut)
+            .find(|p| p.get("id").and_then(Value::as_str) == Some(activity_id))
+    }
+
     /// The record of an activity this conversation already processed.
     pub fn processed(&self, activity_id: &str) -> Option<Processed> {
-        let list = self.0.doc.get("processedActivities")?.as_array()?;
-        let record = list
+        let record = self
+            .records()
             .iter()
             .find(|p| p.get("id").and_then(Value::as_str) == Some(activity_id))?;
-        let replies = match (record.get(REPLIES_JSON), record.get(REPLIES_TREE)) {
-            (Some(Value::String(json)), _) => serde_json::from_str(json).ok(),
-            (_, Some(tree)) => Vec::<Activity>::deserialize(tree).ok(),
-            _ => None,
-        };
+        let outbox = record_outbox(record);
         Some(Processed {
             id: activity_id.to_string(),
-            replies,
+            replies: outbox.is_none().then(|| record_replies(record)).flatten(),
+            outbox,
         })
+    }
+
+    /// The ids of earlier activities whose replies the channel has not all
+    /// accepted yet, oldest first.
+    pub fn pending(&self) -> Vec<String> {
+        self.records()
+            .iter()
+            .filter(|p| is_pending(p))
+            .filter_map(|p| p.get("id").and_then(Value::as_str).map(str::to_string))
+            .collect()
     }
 
     /// Remembers a processed activity. Works on the stored JSON directly:
     /// this runs on every turn, and older records are never parsed.
-    pub fn record_processed(&mut self, activity_id: &str, replies: Option<&[Activity]>) {
+    pub fn record_processed(&mut self, activity_id: &str, replies: Recorded<'_>) {
         let mut record = Map::new();
         record.insert("id".into(), Value::String(activity_id.to_string()));
-        if let Some(r) = replies {
-            record.insert(
-                REPLIES_JSON.into(),
-                Value::String(serde_json::to_string(r).unwrap_or_else(|_| "[]".into())),
-            );
+        let json = |r: &[Activity]| {
+            Value::String(serde_json::to_string(r).unwrap_or_else(|_| "[]".into()))
+        };
+        match replies {
+            Recorded::Nothing => {}
+            Recorded::ExpectedReplies(r) => {
+                record.insert(REPLIES_JSON.into(), json(r));
+            }
+            Recorded::Outbox([], _) => {}
+            Recorded::Outbox(r, claim) => {
+                record.insert(REPLIES_JSON.into(), json(r));
+                record.insert(SENT.into(), 0.into());
+                record.insert(CLAIM.into(), claim.owner.into());
+                record.insert(CLAIM_UNTIL.into(), claim.until_ms.into());
+            }
         }
         let entry = self
             .0
@@ -160,17 +265,84 @@ impl ConversationState {
         }
         if let Value::Array(list) = entry {
             list.push(Value::Object(record));
-            if list.len() > PROCESSED_WINDOW {
-                list.drain(..list.len() - PROCESSED_WINDOW);
-            }
+            // The oldest go first, except records whose replies are still
+            // pending: those are never forgotten, or a reply would be lost.
+            let mut over = list.len().saturating_sub(PROCESSED_WINDOW);
+            list.retain(|p| {
+                let drop = over > 0 && !is_pending(p);
+                over -= usize::from(drop);
+                !drop
+            });
             let keep_from = list.len().saturating_sub(REPLIES_WINDOW);
             for p in &mut list[..keep_from] {
                 if let Value::Object(m) = p {
-                    m.remove(REPLIES_JSON);
-                    m.remove(REPLIES_TREE);
+                    if !m.contains_key(SENT) {
+                        m.remove(REPLIES_JSON);
+                        m.remove(REPLIES_TREE);
+                    }
                 }
             }
         }
+    }
+
+    /// Writes how far an outbox got. Once every reply is done the record is
+    /// as small as any other (its replies are no longer needed); a count of
+    /// replies the channel refused for good stays. Progress never goes back,
+    /// so a stale caller cannot undo another's. Returns false when the
+    /// record has no outbox (nothing to change).
+    pub fn update_outbox(
+        &mut self,
+        activity_id: &str,
+        progress: Progress,
+        claim: Option<&Claim>,
+    ) -> bool {
+        let Some(record) = self.record_mut(activity_id) else {
+            return false;
+        };
+        let Some(stored) = record.get(SENT).and_then(Value::as_u64) else {
+            return false;
+        };
+        let sent = progress.sent.max(stored as usize);
+        let failed = progress
+            .failed
+            .max(record.get(FAILED).and_then(Value::as_u64).unwrap_or(0) as usize);
+        if failed > 0 {
+            record.insert(FAILED.into(), failed.into());
+        }
+        if sent >= progress.total {
+            for k in [SENT, REPLIES_JSON, REPLIES_TREE, CLAIM, CLAIM_UNTIL] {
+                record.remove(k);
+            }
+            return true;
+        }
+        record.insert(SENT.into(), sent.into());
+        match claim {
+            Some(c) => {
+                record.insert(CLAIM.into(), c.owner.clone().into());
+                record.insert(CLAIM_UNTIL.into(), c.until_ms.into());
+            }
+            None => {
+                record.remove(CLAIM);
+                record.remove(CLAIM_UNTIL);
+            }
+        }
+        true
+    }
+}
+
+/// How far an outbox of `total` replies got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub total: usize,
+    /// Done, from the first: accepted, or refused for good.
+    pub sent: usize,
+    /// Of the done ones, refused for good.
+    pub failed: usize,
+}
+
+impl Progress {
+    pub fn complete(&self) -> bool {
+        self.sent >= self.total
     }
 }
 
@@ -197,7 +369,7 @@ mod tests {
         c.0.doc
             .insert("someBotbuilderProperty".into(), "kept".into());
         for i in 0..100 {
-            c.record_processed(&format!("a{i}"), None);
+            c.record_processed(&format!("a{i}"), Recorded::Nothing);
         }
         assert!(c.processed("a99").is_some());
         assert!(c.processed("a0").is_none());
@@ -205,7 +377,7 @@ mod tests {
             |c: &ConversationState| c.0.doc["processedActivities"].as_array().unwrap().clone();
         assert_eq!(list(&c).len(), PROCESSED_WINDOW);
         for i in 0..100 {
-            c.record_processed(&format!("r{i}"), Some(&[]));
+            c.record_processed(&format!("r{i}"), Recorded::ExpectedReplies(&[]));
         }
         let with_replies = list(&c)
             .iter()
@@ -225,7 +397,10 @@ mod tests {
             text: Some("an \"answer\"".into()),
             ..Default::default()
         };
-        c.record_processed("new", Some(std::slice::from_ref(&reply)));
+        c.record_processed(
+            "new",
+            Recorded::ExpectedReplies(std::slice::from_ref(&reply)),
+        );
         assert_eq!(
             c.processed("new").unwrap().replies,
             Some(vec![reply.clone()])
@@ -238,10 +413,111 @@ mod tests {
         assert_eq!(old[0].text.as_deref(), Some("then"));
         // A record that lost its replies is still a processed activity.
         for i in 0..REPLIES_WINDOW {
-            c.record_processed(&format!("n{i}"), None);
+            c.record_processed(&format!("n{i}"), Recorded::Nothing);
         }
         let old = c.processed("old").unwrap();
         assert_eq!((old.id.as_str(), old.replies), ("old", None));
+    }
+
+    fn reply(text: &str) -> Activity {
+        Activity {
+            kind: Some("message".into()),
+            text: Some(text.into()),
+            ..Default::default()
+        }
+    }
+
+    fn claim() -> Claim {
+        Claim {
+            owner: "a/1".into(),
+            until_ms: 42,
+        }
+    }
+
+    #[test]
+    fn an_outbox_is_kept_until_every_reply_is_done_and_then_shrinks() {
+        let mut c = ConversationState(StateDoc::default());
+        c.0.doc.insert("botbuilderProperty".into(), "kept".into());
+        let replies = [reply("one"), reply("two")];
+        c.record_processed("a1", Recorded::Outbox(&replies, claim()));
+        assert_eq!(c.pending(), ["a1"]);
+        let outbox = c.processed("a1").unwrap().outbox.unwrap();
+        assert_eq!(
+            (outbox.replies.len(), outbox.sent, outbox.claim),
+            (2, 0, Some(claim()))
+        );
+
+        let total = 2;
+        assert!(c.update_outbox(
+            "a1",
+            Progress {
+                total,
+                sent: 1,
+                failed: 0
+            },
+            Some(&claim())
+        ));
+        assert_eq!(c.processed("a1").unwrap().outbox.unwrap().sent, 1);
+        // Progress never goes back.
+        c.update_outbox(
+            "a1",
+            Progress {
+                total,
+                sent: 0,
+                failed: 0,
+            },
+            None,
+        );
+        assert_eq!(c.processed("a1").unwrap().outbox.unwrap().sent, 1);
+
+        c.update_outbox(
+            "a1",
+            Progress {
+                total,
+                sent: 2,
+                failed: 1,
+            },
+            None,
+        );
+        assert!(c.pending().is_empty());
+        let record = &c.0.doc["processedActivities"][0];
+        assert_eq!(record, &serde_json::json!({"id": "a1", "failed": 1}));
+        assert!(c.processed("a1").unwrap().outbox.is_none());
+        // Nothing left to change.
+        assert!(!c.update_outbox(
+            "a1",
+            Progress {
+                total,
+                sent: 2,
+                failed: 0
+            },
+            None
+        ));
+        assert_eq!(c.0.doc["botbuilderProperty"], "kept");
+    }
+
+    #[test]
+    fn a_record_with_pending_replies_is_never_forgotten() {
+        let mut c = ConversationState(StateDoc::default());
+        c.record_processed("stuck", Recorded::Outbox(&[reply("x")], claim()));
+        for i in 0..100 {
+            c.record_processed(&format!("a{i}"), Recorded::ExpectedReplies(&[]));
+        }
+        assert_eq!(c.pending(), ["stuck"]);
+        assert_eq!(
+            c.processed("stuck").unwrap().outbox.unwrap().replies.len(),
+            1
+        );
+        let list = c.0.doc["processedActivities"].as_array().unwrap();
+        assert_eq!(list.len(), PROCESSED_WINDOW);
+    }
+
+    #[test]
+    fn no_replies_leave_nothing_pending() {
+        let mut c = ConversationState(StateDoc::default());
+        c.record_processed("a1", Recorded::Outbox(&[], claim()));
+        assert!(c.pending().is_empty());
+        assert!(c.processed("a1").unwrap().outbox.is_none());
     }
 
     #[test]

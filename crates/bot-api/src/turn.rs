@@ -2,26 +2,47 @@
 //! only then hand the replies out. A conflict re-runs the whole turn from a
 //! fresh read, so concurrent turns on one conversation never lose an update
 //! and no reply is ever sent for a turn that was not saved.
+//!
+//! The commit also records the activity as processed, with the replies that
+//! are still to reach the channel (the outbox, see `outbox`). A redelivered
+//! activity never runs again, and a new one first sends what earlier turns
+//! of its conversation left undelivered.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bot_schema::{activity_types, Activity, DeliveryMode};
 use bot_storage::StorageError;
 use tracing::Instrument;
 
 use crate::app_state::AppState;
+use crate::conversation_lock::ConversationGuard;
 use crate::error::ApiError;
-use crate::state::{user_key, ConversationState, StateDoc};
+use crate::outbox;
+use crate::state::{user_key, Claim, ConversationState, Processed, Recorded, StateDoc};
 use crate::telemetry::metrics::metrics;
 
 pub enum TurnOutcome {
-    /// A new turn ran and was saved; these are its replies.
-    Ran(Vec<Activity>),
-    /// The activity was already processed; for expectReplies, the replies it got then.
-    Redelivered(Option<Vec<Activity>>),
+    /// A new turn ran and was saved: its replies and, when they go to the
+    /// channel, the claim its commit took on sending them.
+    Ran {
+        replies: Vec<Activity>,
+        claim: Option<Claim>,
+    },
+    /// The activity was already processed: what its record says.
+    Redelivered(Processed),
 }
 
-pub async fn run(app: &AppState, activity: &Activity) -> Result<TurnOutcome, ApiError> {
+/// A turn's outcome, with its conversation still locked in this process
+/// until its replies are sent and marked.
+pub struct Turn {
+    pub outcome: TurnOutcome,
+    pub conv_key: String,
+    pub guard: ConversationGuard,
+}
+
+/// Runs the turn for `activity`. Replies left pending by earlier turns are
+/// sent first, within `deadline`.
+pub async fn run(app: &AppState, activity: &Activity, deadline: Instant) -> Result<Turn, ApiError> {
     let channel = activity.channel_id();
     let conversation_id = activity.conversation_id().unwrap_or_default();
     let conv_key = ConversationState::key(channel, conversation_id);
@@ -32,7 +53,7 @@ pub async fn run(app: &AppState, activity: &Activity) -> Result<TurnOutcome, Api
     let expect_replies = activity.delivery_mode() == DeliveryMode::ExpectReplies;
     let activity_id = activity.id.as_deref().filter(|s| !s.is_empty());
     let attempts = app.settings.bot.max_turn_attempts;
-    let _turn_slot = app.conversation_locks.lock(&conv_key).await;
+    let guard = app.conversation_locks.lock(&conv_key).await;
 
     for attempt in 0..attempts {
         let mut items = app
@@ -45,13 +66,23 @@ pub async fn run(app: &AppState, activity: &Activity) -> Result<TurnOutcome, Api
             items.remove(&conv_key),
         ));
         if let Some(id) = activity_id {
-            if let Some(done) = conversation.processed(id) {
+            if let Some(done_record) = conversation.processed(id) {
                 tracing::info!(
                     activity_id = id,
                     "redelivered activity: not running the turn again"
                 );
-                return Ok(TurnOutcome::Redelivered(done.replies));
+                return Ok(Turn {
+                    outcome: TurnOutcome::Redelivered(done_record),
+                    conv_key,
+                    guard,
+                });
             }
+        }
+        if !conversation.pending().is_empty() {
+            // Earlier replies go out before this turn's; the flush wrote the
+            // document, so the turn starts again from a fresh read.
+            outbox::flush(app, &conversation, deadline).await?;
+            continue;
         }
         let mut user = user_key
             .as_ref()
@@ -67,8 +98,13 @@ pub async fn run(app: &AppState, activity: &Activity) -> Result<TurnOutcome, Api
         if activity.channel_id() != "emulator" {
             replies.retain(|r| !r.is_type(activity_types::TRACE));
         }
+        let claim = (!expect_replies).then(|| app.outbox.claim());
         if let Some(id) = activity_id {
-            conversation.record_processed(id, expect_replies.then_some(replies.as_slice()));
+            let recorded = match &claim {
+                Some(c) => Recorded::Outbox(&replies, c.clone()),
+                None => Recorded::ExpectedReplies(&replies),
+            };
+            conversation.record_processed(id, recorded);
         }
 
         // The conversation document is the turn's commit point: it carries the
@@ -99,7 +135,11 @@ pub async fn run(app: &AppState, activity: &Activity) -> Result<TurnOutcome, Api
         if user_key.is_some() && user.doc != user_before {
             save_user_changes(app, &user, &user_before).await?;
         }
-        return Ok(TurnOutcome::Ran(replies));
+        return Ok(Turn {
+            outcome: TurnOutcome::Ran { replies, claim },
+            conv_key,
+            guard,
+        });
     }
     Err(ApiError::TooManyConflicts {
         conversation: conversation_id.to_string(),

@@ -221,4 +221,8 @@ impl CredentialProvider for AppCredentials {
             .map(Some)
             .map_err(|e| SchemaError::Credentials(e.to_string()))
     }
+
+    async fn invalidate(&self) {
+        *self.cache.lock().await = None;
+    }
 }

@@ -1,6 +1,7 @@
 //! The Connector REST client: how a bot sends activities back to a channel.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -9,6 +10,7 @@ use serde::Deserialize;
 
 use crate::activity::Activity;
 use crate::error::SchemaError;
+use crate::retry::{parse_retry_after, RetryPolicy, Verdict};
 
 /// Characters `encodeURIComponent` leaves alone; botbuilder encodes each path
 /// segment with it, so we do too.
@@ -32,6 +34,10 @@ pub fn encode_uri_component(s: &str) -> String {
 #[async_trait]
 pub trait CredentialProvider: Send + Sync {
     async fn token(&self, service_url: &str) -> Result<Option<SecretString>, SchemaError>;
+
+    /// Forgets a cached token the channel refused (401), so that the next
+    /// `token` fetches a new one.
+    async fn invalidate(&self) {}
 }
 
 /// No credentials: the Emulator and local channels accept anonymous replies.
@@ -97,14 +103,19 @@ impl ConnectorClient {
     }
 
     /// Send one activity: a reply when it has `replyToId`, otherwise a new
-    /// message in the conversation.
-    pub async fn send(&self, activity: &Activity) -> Result<ResourceResponse, SchemaError> {
+    /// message in the conversation. One try, of at most `timeout`.
+    pub async fn send_once(
+        &self,
+        activity: &Activity,
+        timeout: Duration,
+    ) -> Result<ResourceResponse, SchemaError> {
         let url = Self::activity_url(activity)?;
         let service_url = activity.service_url.as_deref().unwrap_or_default();
         let conversation_id = activity.conversation_id().unwrap_or_default();
         let mut req = self
             .http
             .post(&url)
+            .timeout(timeout)
             .header("x-ms-conversation-id", conversation_id)
             .json(activity);
         if let Some(token) = self.credentials.token(service_url).await? {
@@ -116,16 +127,63 @@ impl ConnectorClient {
         })?;
         let status = resp.status();
         if !status.is_success() {
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
             let body = resp.text().await.unwrap_or_default();
             return Err(SchemaError::Status {
                 url,
                 status: status.as_u16(),
                 body: body.chars().take(512).collect(),
+                retry_after,
             });
         }
         // Channels answer a ResourceResponse, but some answer nothing at all.
         let bytes = resp.bytes().await.unwrap_or_default();
         Ok(serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    /// [`send_once`](Self::send_once), tried again as `policy` says until
+    /// `deadline`: the error returned is the last try's, and its
+    /// [`verdict`](SchemaError::verdict) tells whether a later attempt
+    /// could still succeed.
+    pub async fn send(
+        &self,
+        activity: &Activity,
+        policy: &RetryPolicy,
+        deadline: Instant,
+    ) -> Result<ResourceResponse, SchemaError> {
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let err = match self
+                .send_once(activity, policy.per_try_timeout.min(left))
+                .await
+            {
+                Ok(r) => return Ok(r),
+                Err(e) => e,
+            };
+            let pause = match err.verdict() {
+                Verdict::Final => return Err(err),
+                Verdict::RefreshToken if refreshed => return Err(err),
+                Verdict::RefreshToken => {
+                    refreshed = true;
+                    self.credentials.invalidate().await;
+                    Duration::ZERO
+                }
+                Verdict::Retry(after) => after.unwrap_or_else(|| policy.backoff(attempt)),
+            };
+            attempt += 1;
+            // A pause that would end past the deadline leaves no time for a try.
+            if Instant::now() + pause + Duration::from_millis(50) >= deadline {
+                return Err(err);
+            }
+            tracing::debug!(error = %err, attempt, pause_ms = pause.as_millis() as u64, "reply not accepted; trying again");
+            tokio::time::sleep(pause).await;
+        }
     }
 }
 

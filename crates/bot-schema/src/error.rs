@@ -20,5 +20,7 @@ pub enum SchemaError {
         url: String,
         status: u16,
         body: String,
+        /// The channel's `Retry-After`, for 429 and 503.
+        retry_after: Option<std::time::Duration>,
     },
 }

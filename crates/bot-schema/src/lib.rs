@@ -6,6 +6,7 @@ pub mod activity;
 pub mod cards;
 pub mod connector;
 pub mod error;
+pub mod retry;
 
 pub use activity::{
     activity_types, Activity, ChannelAccount, ConversationAccount, ConversationReference,
@@ -14,3 +15,4 @@ pub use activity::{
 pub use cards::{Attachment, CardAction, HeroCard, SuggestedActions};
 pub use connector::{ConnectorClient, CredentialProvider, NoCredentials};
 pub use error::SchemaError;
+pub use retry::{RetryPolicy, Verdict};

@@ -58,6 +58,72 @@ async fn sqlite_wal_is_checkpointed_in_the_background() {
     assert_eq!(got["k199"].document["i"], 199);
 }
 
+/// Under writes and reads that never pause, the WAL is started again from
+/// its top and stays bounded; once idle it is cut back to nothing. Passive
+/// checkpoints alone never found a moment without a reader, and the WAL then
+/// grew by every commit (about 80 MB here) and kept that size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_wal_stays_bounded_under_load_and_shrinks_when_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let wal = dir.path().join("state.db-wal");
+    let s = std::sync::Arc::new(SqliteStorage::open(&path).unwrap());
+    let wal_size = move || std::fs::metadata(&wal).map_or(0, |m| m.len());
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let keys = 500;
+    let readers: Vec<_> = (0..2)
+        .map(|r| {
+            let (s, done) = (s.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut i = r;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    s.read(&[format!("k{}", i % keys)]).await.unwrap();
+                    i += 7;
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    let filler = "x".repeat(3000);
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let (s, filler) = (s.clone(), filler.clone());
+            tokio::spawn(async move {
+                for i in 0..2500 {
+                    s.write(vec![Change {
+                        key: format!("k{}", (w * 2500 + i) % keys),
+                        document: json!({"i": i, "filler": filler}),
+                        precondition: Precondition::None,
+                    }])
+                    .await
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut largest = 0;
+    while !writers.iter().all(|w| w.is_finished()) {
+        largest = largest.max(wal_size());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in writers.into_iter().chain(readers) {
+        t.await.unwrap();
+    }
+    // 20,000 commits of a 4 KB page each: an unbounded WAL passes 80 MB.
+    assert!(
+        largest < 40 << 20,
+        "the WAL reached {largest} bytes under load"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while wal_size() > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(wal_size(), 0, "the WAL kept its size once idle");
+    let got = s.read(&["k7".to_string()]).await.unwrap();
+    assert_eq!(got["k7"].document["filler"], filler.as_str());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_state_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();

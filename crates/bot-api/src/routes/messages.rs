@@ -1,5 +1,7 @@
 //! `POST /api/messages`: where channels deliver Activities.
 
+use std::time::Instant;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -12,6 +14,8 @@ use tracing::Instrument;
 use crate::app_state::AppState;
 use crate::bot::Bot;
 use crate::error::ApiError;
+use crate::outbox;
+use crate::state::Progress;
 use crate::telemetry;
 use crate::turn::{self, TurnOutcome};
 
@@ -67,14 +71,36 @@ pub async fn post(
     app.telemetry.message_received(&activity);
     let expect_replies = activity.delivery_mode() == DeliveryMode::ExpectReplies;
     let received = chrono::Utc::now();
-    let replies = match turn::run(&app, &activity).await? {
-        TurnOutcome::Ran(replies) => replies,
-        TurnOutcome::Redelivered(stored) => {
-            return Ok(if expect_replies {
-                expected_replies(stored.as_deref().unwrap_or_default())
-            } else {
-                StatusCode::OK.into_response()
-            });
+    // The channel waits 15 s for its answer; sending replies stays within
+    // the budget counted from here.
+    let deadline = Instant::now() + app.outbox.policy.budget;
+    let turn::Turn {
+        outcome,
+        conv_key,
+        guard,
+    } = turn::run(&app, &activity, deadline).await?;
+    let activity_id = activity.id.clone().unwrap_or_default();
+    let (replies, claim) = match outcome {
+        TurnOutcome::Ran { replies, claim } => (replies, claim),
+        TurnOutcome::Redelivered(record) if expect_replies => {
+            drop(guard);
+            return Ok(expected_replies(
+                record.replies.as_deref().unwrap_or_default(),
+            ));
+        }
+        TurnOutcome::Redelivered(record) => {
+            // Only what the channel has not accepted yet goes out again.
+            if record.outbox.is_some() {
+                let pending = outbox::resend(&app, &conv_key, &activity_id, deadline)
+                    .instrument(tracing::info_span!("replies", redelivery = true))
+                    .await?;
+                drop(guard);
+                if let Some(e) = pending {
+                    outbox::spawn_retry(&app, &conv_key, &activity_id);
+                    return Err(ApiError::RepliesPending(e));
+                }
+            }
+            return Ok(StatusCode::OK.into_response());
         }
     };
     // The turn is saved: its transcript is written now (a failure there is
@@ -82,19 +108,29 @@ pub async fn post(
     if let Some(t) = &app.transcripts {
         t.log_turn(&activity, received, &replies).await;
     }
-    async {
-        if expect_replies {
-            replies.iter().for_each(|r| app.telemetry.message_sent(r));
-            return Ok(expected_replies(&replies));
-        }
-        for reply in &replies {
-            app.connector.send(reply).await?;
-            app.telemetry.message_sent(reply);
-        }
-        Ok(StatusCode::OK.into_response())
+    if expect_replies {
+        drop(guard);
+        replies.iter().for_each(|r| app.telemetry.message_sent(r));
+        return Ok(expected_replies(&replies));
     }
-    .instrument(tracing::info_span!("replies", count = replies.len()))
-    .await
+    let progress = Progress {
+        total: replies.len(),
+        sent: 0,
+        failed: 0,
+    };
+    let sending = outbox::send(&app, &replies, progress, deadline)
+        .instrument(tracing::info_span!("replies", count = replies.len()))
+        .await;
+    match claim {
+        Some(claim) if !replies.is_empty() && !activity_id.is_empty() => {
+            outbox::finish(&app, guard, conv_key, activity_id, &sending, claim)
+        }
+        _ => drop(guard),
+    }
+    match sending.pending {
+        Some(e) => Err(ApiError::RepliesPending(e)),
+        None => Ok(StatusCode::OK.into_response()),
+    }
 }
 
 /// botbuilder's ExpectedReplies body. Serialised straight from the replies:

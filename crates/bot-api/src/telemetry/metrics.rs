@@ -17,6 +17,7 @@ pub struct Metrics {
     answers: Counter<u64>,
     unanswered: Counter<u64>,
     export_dropped: Counter<u64>,
+    replies: Counter<u64>,
 }
 
 /// The instruments, made on first use from the global meter provider (which
@@ -54,6 +55,12 @@ pub fn metrics() -> &'static Metrics {
                 .u64_counter("bot.telemetry.export.dropped")
                 .with_description("Telemetry events dropped by the continuous export")
                 .build(),
+            replies: m
+                .u64_counter("bot.replies.undelivered")
+                .with_description(
+                    "Replies the channel did not accept: pending (kept and retried) or refused (final 4xx)",
+                )
+                .build(),
         }
     })
 }
@@ -89,6 +96,16 @@ impl Metrics {
 
     pub fn unanswered(&self) {
         self.unanswered.add(1, &[]);
+    }
+
+    /// A reply the channel refused for good (a 4xx other than 401/408/429).
+    pub fn reply_refused(&self) {
+        self.replies.add(1, &[KeyValue::new("outcome", "refused")]);
+    }
+
+    /// A reply not accepted within its budget: kept in the outbox.
+    pub fn reply_pending(&self) {
+        self.replies.add(1, &[KeyValue::new("outcome", "pending")]);
     }
 
     pub fn export_dropped(&self, n: u64, reason: &'static str) {

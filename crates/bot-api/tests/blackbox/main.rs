@@ -6,6 +6,8 @@ mod bad_input;
 mod concurrency;
 mod drain;
 mod export_blob;
+mod flaky_channel;
 mod messages;
+mod outbox;
 mod restart;
 mod telemetry;

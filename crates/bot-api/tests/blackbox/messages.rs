@@ -123,12 +123,15 @@ async fn replies_are_posted_to_the_channel_service_url() {
 #[tokio::test]
 async fn channel_failure_is_a_5xx_not_a_silent_drop() {
     let dir = tempfile::tempdir().unwrap();
-    let bot = BotProcess::start(dir.path(), &[]);
+    let bot = BotProcess::start(dir.path(), &[("BOT__REPLIES__BUDGET_MS", "500")]);
     // Nothing listens on port 9 (discard): the reply cannot be delivered.
     let resp = post(&bot, &message("m1", "conv-down", "u1", "Hello")).await;
     assert_eq!(resp.status(), 502);
     let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "ConnectorError");
+    assert_eq!(body["error"]["code"], "RepliesPending");
+    // The channel learns to retry, not where the bot's calls go.
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(!message.contains("127.0.0.1"), "{message}");
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 //! replies, draws the timeline, and exits non-zero when a threshold breaks.
 
 mod report;
+mod sink;
 pub mod split;
 mod timeline;
 mod traffic;
@@ -15,6 +16,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    ExpectReplies,
+    Channel,
+}
 
 #[derive(Args, Debug, Clone)]
 pub struct DrillArgs {
@@ -54,6 +61,15 @@ pub struct DrillArgs {
     /// The region that should take over (its x-bot-region value).
     #[arg(long)]
     pub failover_region: Option<String>,
+    /// How replies come back: in the HTTP answer (expectReplies), or POSTed
+    /// by the bot to a channel endpoint the drill runs (normal delivery, as
+    /// production runs), where every accepted reply is counted.
+    #[arg(long, value_enum, default_value = "expect-replies")]
+    pub delivery: Delivery,
+    /// With `--delivery channel`: the channel answers 503 to the first POST
+    /// of each reply.
+    #[arg(long)]
+    pub sink_refuse_first: bool,
     /// Share of acknowledged messages delivered a second time, to check that
     /// a redelivery gets the original answer and runs no turn.
     #[arg(long, default_value_t = 0.1)]
@@ -104,7 +120,13 @@ pub async fn run(args: DrillArgs) -> anyhow::Result<ExitCode> {
         .pool_idle_timeout(Duration::from_secs(5))
         .build()
         .context("building the HTTP client")?;
-    let log = traffic::drive(&client, &args).await?;
+    let sink = match args.delivery {
+        Delivery::Channel => Some(std::sync::Arc::new(
+            sink::Sink::start(args.sink_refuse_first).await?,
+        )),
+        Delivery::ExpectReplies => None,
+    };
+    let log = traffic::drive(&client, &args, sink).await?;
     let report = report::build(&args, &log);
     std::fs::write(&args.report, serde_json::to_vec_pretty(&report)?)
         .with_context(|| format!("writing {}", args.report.display()))?;

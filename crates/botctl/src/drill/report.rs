@@ -47,6 +47,13 @@ pub struct Report {
     pub duplicate_replies: u64,
     pub redeliveries_checked: u64,
     pub replies_per_region: BTreeMap<String, u64>,
+    /// `--delivery channel`: activities sent, activities with no reply the
+    /// channel accepted, and replies it accepted more than once.
+    pub channel_activities: Option<u64>,
+    pub channel_lost_replies: Option<u64>,
+    pub channel_duplicate_replies: Option<u64>,
+    /// Every POST the channel saw, refused ones included.
+    pub channel_posts: Option<u64>,
     pub errors: BTreeMap<String, u64>,
     pub timeline: Vec<Second>,
     pub violations: Vec<String>,
@@ -198,6 +205,26 @@ pub fn build(args: &DrillArgs, log: &Log) -> Report {
             }
         }
     }
+    if let Some(c) = &log.channel {
+        if c.lost > args.max_lost {
+            violations.push(format!(
+                "{} activities without an accepted reply > {}",
+                c.lost, args.max_lost
+            ));
+        }
+        if c.duplicated > args.max_duplicates {
+            violations.push(format!(
+                "{} replies accepted more than once > {}",
+                c.duplicated, args.max_duplicates
+            ));
+        }
+    }
+    if let (Some(region), Some(_)) = (&args.failover_region, fault_at) {
+        // A drill where the other region served nothing proves no failover.
+        if replies_per_region.get(region).copied().unwrap_or(0) == 0 {
+            violations.push(format!("the failover region {region} served nothing"));
+        }
+    }
     if log.conversations.iter().any(|c| c.final_turn.is_none()) {
         violations.push("a conversation's final message was never answered".to_string());
     }
@@ -224,6 +251,10 @@ pub fn build(args: &DrillArgs, log: &Log) -> Report {
         duplicate_replies: dups,
         redeliveries_checked: redeliveries,
         replies_per_region,
+        channel_activities: log.channel.map(|c| c.activities),
+        channel_lost_replies: log.channel.map(|c| c.lost),
+        channel_duplicate_replies: log.channel.map(|c| c.duplicated),
+        channel_posts: log.channel.map(|c| c.posts),
         errors,
         timeline,
         violations,

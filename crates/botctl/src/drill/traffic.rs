@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use super::sink::Sink;
 use super::DrillArgs;
 
 /// How long after the traffic window an unacknowledged message is still retried.
@@ -52,10 +53,25 @@ pub struct Log {
     pub ready_down_after: Option<f64>,
     /// Restore command done -> the watched /readyz answers 200 again.
     pub ready_up_after: Option<f64>,
+    /// `--delivery channel`: what the channel accepted in the end.
+    pub channel: Option<ChannelCount>,
+}
+
+/// Replies the channel accepted, over every activity the drill sent.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ChannelCount {
+    pub activities: u64,
+    /// Activities with no accepted reply.
+    pub lost: u64,
+    /// Replies accepted more than once (each extra acceptance counts).
+    pub duplicated: u64,
+    /// Every POST the channel saw, refused ones included.
+    pub posts: u64,
 }
 
 struct Ctx {
     client: reqwest::Client,
+    sink: Option<Arc<Sink>>,
     url: String,
     run: String,
     start: Instant,
@@ -69,13 +85,19 @@ enum Answer {
 
 impl Ctx {
     async fn post(&self, conv: usize, activity_id: &str) -> Answer {
-        let body = json!({
+        let mut body = json!({
             "type": "message", "id": activity_id, "channelId": "drill",
             "serviceUrl": "http://127.0.0.1:9/", "deliveryMode": "expectReplies",
             "conversation": {"id": format!("drill-{}-{conv}", self.run)},
             "from": {"id": format!("drill-user-{conv}")}, "recipient": {"id": "bot"},
             "text": "Hello",
         });
+        if let Some(sink) = &self.sink {
+            body["serviceUrl"] = json!(sink.url);
+            if let Some(m) = body.as_object_mut() {
+                m.remove("deliveryMode");
+            }
+        }
         let result = async {
             let resp = self.client.post(&self.url).json(&body).send().await?;
             let status = resp.status();
@@ -90,26 +112,28 @@ impl Ctx {
         .await;
         let at = self.start.elapsed().as_secs_f64();
         let (attempt, answer) = match result {
-            Ok((status, region, body)) if status.is_success() => match turn_of(&body) {
-                Some(turn) => (
-                    Attempt {
-                        at,
-                        ok: true,
-                        region,
-                        error: None,
-                    },
-                    Answer::Turn(turn),
-                ),
-                None => (
-                    Attempt {
-                        at,
-                        ok: false,
-                        region,
-                        error: Some("200 without a turn".into()),
-                    },
-                    Answer::Failed,
-                ),
-            },
+            Ok((status, region, body)) if status.is_success() => {
+                match self.turn(activity_id, &body) {
+                    Some(turn) => (
+                        Attempt {
+                            at,
+                            ok: true,
+                            region,
+                            error: None,
+                        },
+                        Answer::Turn(turn),
+                    ),
+                    None => (
+                        Attempt {
+                            at,
+                            ok: false,
+                            region,
+                            error: Some("200 without a turn".into()),
+                        },
+                        Answer::Failed,
+                    ),
+                }
+            }
             Ok((status, region, _)) => (
                 Attempt {
                     at,
@@ -134,6 +158,16 @@ impl Ctx {
             .unwrap_or_else(|p| p.into_inner())
             .push(attempt);
         answer
+    }
+
+    /// The turn a 2xx answer stands for: from the replies in its body, or
+    /// with normal delivery from the reply the channel accepted (a 2xx
+    /// comes only once every reply was accepted).
+    fn turn(&self, activity_id: &str, body: &Value) -> Option<u64> {
+        match &self.sink {
+            Some(sink) => sink.accepted(activity_id).first().and_then(|a| a.turn),
+            None => turn_of(body),
+        }
     }
 
     /// Redelivers until acknowledged or `until`.
@@ -164,9 +198,14 @@ pub(super) fn turn_of(body: &Value) -> Option<u64> {
     })
 }
 
-pub async fn drive(client: &reqwest::Client, args: &DrillArgs) -> anyhow::Result<Log> {
+pub async fn drive(
+    client: &reqwest::Client,
+    args: &DrillArgs,
+    sink: Option<Arc<Sink>>,
+) -> anyhow::Result<Log> {
     let ctx = Arc::new(Ctx {
         client: client.clone(),
+        sink: sink.clone(),
         url: format!("{}/api/messages", args.front.trim_end_matches('/')),
         run: format!("{:08x}", fastrand::u32(..)),
         start: Instant::now(),
@@ -261,7 +300,12 @@ pub async fn drive(client: &reqwest::Client, args: &DrillArgs) -> anyhow::Result
     }
     let (ran_at, status, fault_took, ready_down_after, restored, ready_up_after) = fault.await?;
     let attempts = std::mem::take(&mut *ctx.attempts.lock().unwrap_or_else(|p| p.into_inner()));
+    let channel = match &sink {
+        Some(sink) => Some(count_replies(sink, &conversations).await),
+        None => None,
+    };
     Ok(Log {
+        channel,
         attempts,
         conversations,
         fault_ran_at: args.fault_cmd.as_ref().map(|_| ran_at),
@@ -273,6 +317,36 @@ pub async fn drive(client: &reqwest::Client, args: &DrillArgs) -> anyhow::Result
         ready_down_after,
         ready_up_after,
     })
+}
+
+/// How long replies may still arrive after the traffic ends (a background
+/// retry, a late answer) before they are counted.
+const SETTLE: Duration = Duration::from_secs(3);
+
+async fn count_replies(sink: &Sink, conversations: &[ConversationLog]) -> ChannelCount {
+    tokio::time::sleep(SETTLE).await;
+    let mut count = ChannelCount {
+        posts: sink.posts(),
+        ..Default::default()
+    };
+    for (conv, c) in conversations.iter().enumerate() {
+        let finals = c.final_turn.map(|_| format!("{conv}-final"));
+        let ids = c
+            .acks
+            .iter()
+            .map(|(id, _)| id.clone())
+            .chain(c.unacked.iter().cloned())
+            .chain(finals);
+        for id in ids {
+            count.activities += 1;
+            let n = sink.accepted(&id).len() as u64;
+            if n == 0 {
+                count.lost += 1;
+            }
+            count.duplicated += n.saturating_sub(1);
+        }
+    }
+    count
 }
 
 async fn run_shell(cmd: &str) -> String {

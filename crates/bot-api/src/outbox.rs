@@ -1,0 +1,359 @@
+//! Replies that reach the channel: no reply is lost to a channel that fails
+//! or retries, and none is accepted twice.
+//!
+//! The turn's commit (the conversation document written with its eTag)
+//! records the processed activity with its replies and a claim: which
+//! instance may send them, until when. Only then do the replies go out, in
+//! order, each tried within the channel's time budget; how far they got is
+//! written back to the record afterwards, off the request's path. What the
+//! channel has not accepted stays in the record, and is sent
+//! - again by this instance in the background, for a bounded time;
+//! - by a redelivery of the activity (in this region or the other);
+//! - before the next activity of the conversation runs its turn.
+//!
+//! Inside one process these are serialised by the conversation lock; across
+//! processes and regions by the claim, which is only taken with the
+//! document's eTag and only from a holder whose time is up.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bot_schema::{Activity, RetryPolicy, SchemaError, Verdict};
+use bot_storage::StorageError;
+
+use crate::app_state::AppState;
+use crate::conversation_lock::ConversationGuard;
+use crate::error::ApiError;
+use crate::state::{Claim, ConversationState, Progress, StateDoc};
+use crate::telemetry::metrics::metrics;
+
+/// Added to a claim beyond the send budget, for clocks a little apart
+/// between regions.
+const CLAIM_MARGIN: Duration = Duration::from_secs(2);
+
+/// How replies are sent, and who this instance is in claims.
+pub struct Outbox {
+    pub policy: RetryPolicy,
+    /// How long undelivered replies are retried in the background.
+    pub background_for: Duration,
+    /// At most this many conversations are retried in the background at once.
+    pub max_background: usize,
+    /// This process's name in claims: region and a random part, so a
+    /// restarted instance does not take its predecessor's claims for its own.
+    pub instance: String,
+    background: AtomicUsize,
+    /// Progress writes still running after their answer went out: a
+    /// stopping instance waits for them, or the next region would send the
+    /// same replies again.
+    marking: AtomicUsize,
+    marked: tokio::sync::Notify,
+}
+
+/// What sending an outbox's replies came to.
+pub struct Sending {
+    pub progress: Progress,
+    /// Why the rest was not sent (a failure the channel may recover from).
+    pub pending: Option<SchemaError>,
+}
+
+/// What a claim on an earlier activity's outbox found.
+pub enum Claimed {
+    /// Nothing left to send.
+    Nothing,
+    /// Another instance holds it for this long still.
+    Busy(Duration),
+    /// This instance may send the replies from `progress.sent` on.
+    Mine {
+        replies: Vec<Activity>,
+        progress: Progress,
+        claim: Claim,
+    },
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Outbox {
+    pub fn new(
+        policy: RetryPolicy,
+        background_for: Duration,
+        max_background: usize,
+        region: &str,
+    ) -> Self {
+        Self {
+            policy,
+            background_for,
+            max_background,
+            instance: format!("{region}/{:08x}", fastrand::u32(..)),
+            background: AtomicUsize::new(0),
+            marking: AtomicUsize::new(0),
+            marked: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Waits, at most `within`, until every turn's progress is written.
+    pub async fn settle(&self, within: Duration) {
+        let until = Instant::now() + within;
+        loop {
+            let notified = self.marked.notified();
+            let left = self.marking.load(Ordering::SeqCst);
+            if left == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(until.into(), notified)
+                .await
+                .is_err()
+            {
+                tracing::warn!(left, "stopping with reply progress still unwritten");
+                return;
+            }
+        }
+    }
+
+    /// The claim a turn's commit takes for its own replies.
+    pub fn claim(&self) -> Claim {
+        Claim {
+            owner: self.instance.clone(),
+            until_ms: now_ms() + (self.policy.budget + CLAIM_MARGIN).as_millis() as u64,
+        }
+    }
+
+    /// Conversations with replies being retried in the background.
+    pub fn retrying(&self) -> usize {
+        self.background.load(Ordering::Relaxed)
+    }
+}
+
+/// Sends `replies[progress.sent..]` in order until one cannot be delivered
+/// before `deadline`. A reply the channel refuses for good is counted and
+/// logged with the channel's answer, and the next one goes out.
+pub async fn send(
+    app: &AppState,
+    replies: &[Activity],
+    mut progress: Progress,
+    deadline: Instant,
+) -> Sending {
+    for reply in &replies[progress.sent.min(replies.len())..] {
+        match app
+            .connector
+            .send(reply, &app.outbox.policy, deadline)
+            .await
+        {
+            Ok(_) => app.telemetry.message_sent(reply),
+            Err(e) if e.verdict() == Verdict::Final => {
+                metrics().reply_refused();
+                tracing::warn!(
+                    error = %e,
+                    conversation = reply.conversation_id().unwrap_or_default(),
+                    reply_to = reply.reply_to_id.as_deref().unwrap_or_default(),
+                    "the channel refused a reply for good; it is not sent again"
+                );
+                progress.failed += 1;
+            }
+            Err(e) => {
+                metrics().reply_pending();
+                tracing::warn!(
+                    error = %e,
+                    conversation = reply.conversation_id().unwrap_or_default(),
+                    "a reply was not accepted within its budget; it stays in the outbox"
+                );
+                return Sending {
+                    progress,
+                    pending: Some(e),
+                };
+            }
+        }
+        progress.sent += 1;
+    }
+    Sending {
+        progress,
+        pending: None,
+    }
+}
+
+/// Writes an outbox's progress into the conversation document (with its
+/// eTag, onto a fresh read when someone else wrote in between).
+pub async fn mark(
+    app: &AppState,
+    conv_key: &str,
+    activity_id: &str,
+    progress: Progress,
+    claim: Option<&Claim>,
+) -> Result<(), ApiError> {
+    for _ in 0..app.settings.bot.max_turn_attempts {
+        let mut conversation = read(app, conv_key).await?;
+        if !conversation.update_outbox(activity_id, progress, claim) {
+            return Ok(());
+        }
+        match app.storage.write(vec![conversation.0.into_change()]).await {
+            Ok(_) => return Ok(()),
+            Err(StorageError::Conflict { .. }) => metrics().etag_conflict("outbox"),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::TooManyConflicts {
+        conversation: conv_key.to_string(),
+        attempts: app.settings.bot.max_turn_attempts,
+    })
+}
+
+async fn read(app: &AppState, conv_key: &str) -> Result<ConversationState, ApiError> {
+    let mut items = app.storage.read(&[conv_key.to_string()]).await?;
+    Ok(ConversationState(StateDoc::from_item(
+        conv_key.to_string(),
+        items.remove(conv_key),
+    )))
+}
+
+/// Takes the claim on an activity's outbox, unless another instance holds
+/// it and its time is not up. The caller holds the conversation lock.
+pub async fn take(app: &AppState, conv_key: &str, activity_id: &str) -> Result<Claimed, ApiError> {
+    for _ in 0..app.settings.bot.max_turn_attempts {
+        let mut conversation = read(app, conv_key).await?;
+        let Some(outbox) = conversation.processed(activity_id).and_then(|p| p.outbox) else {
+            return Ok(Claimed::Nothing);
+        };
+        let now = now_ms();
+        if let Some(c) = &outbox.claim {
+            if c.owner != app.outbox.instance && c.until_ms > now {
+                return Ok(Claimed::Busy(Duration::from_millis(c.until_ms - now)));
+            }
+        }
+        let progress = Progress {
+            total: outbox.replies.len(),
+            sent: outbox.sent,
+            failed: outbox.failed,
+        };
+        let claim = app.outbox.claim();
+        conversation.update_outbox(activity_id, progress, Some(&claim));
+        match app.storage.write(vec![conversation.0.into_change()]).await {
+            Ok(_) => {
+                return Ok(Claimed::Mine {
+                    replies: outbox.replies,
+                    progress,
+                    claim,
+                })
+            }
+            Err(StorageError::Conflict { .. }) => metrics().etag_conflict("outbox"),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::TooManyConflicts {
+        conversation: conv_key.to_string(),
+        attempts: app.settings.bot.max_turn_attempts,
+    })
+}
+
+/// Claims and sends what is left of an activity's outbox, then marks it.
+/// `Ok(None)`: all of it is done. `Ok(Some(error))`: replies are pending
+/// (the claim stays this instance's; the caller decides on a retry).
+pub async fn resend(
+    app: &AppState,
+    conv_key: &str,
+    activity_id: &str,
+    deadline: Instant,
+) -> Result<Option<SchemaError>, ApiError> {
+    let (replies, progress, claim) = match take(app, conv_key, activity_id).await? {
+        Claimed::Nothing => return Ok(None),
+        Claimed::Busy(left) => return Err(ApiError::RepliesClaimed { retry_after: left }),
+        Claimed::Mine {
+            replies,
+            progress,
+            claim,
+        } => (replies, progress, claim),
+    };
+    let sending = send(app, &replies, progress, deadline).await;
+    mark(app, conv_key, activity_id, sending.progress, Some(&claim)).await?;
+    Ok(sending.pending)
+}
+
+/// Sends the pending replies of every earlier activity of a conversation,
+/// oldest first: a new activity's replies never overtake them.
+pub async fn flush(
+    app: &AppState,
+    conversation: &ConversationState,
+    deadline: Instant,
+) -> Result<(), ApiError> {
+    let conv_key = conversation.0.key.as_str();
+    for id in conversation.pending() {
+        tracing::info!(conversation = conv_key, activity_id = %id, "sending replies an earlier turn left undelivered");
+        if let Some(e) = resend(app, conv_key, &id, deadline).await? {
+            spawn_retry(app, conv_key, &id);
+            return Err(ApiError::RepliesPending(e));
+        }
+    }
+    Ok(())
+}
+
+/// After the answer to the channel: the turn's progress is written while
+/// this conversation stays locked, so the next turn here sees it.
+pub fn finish(
+    app: &AppState,
+    guard: ConversationGuard,
+    conv_key: String,
+    activity_id: String,
+    sending: &Sending,
+    claim: Claim,
+) {
+    let app = app.clone();
+    let progress = sending.progress;
+    let retry = sending.pending.is_some();
+    app.outbox.marking.fetch_add(1, Ordering::SeqCst);
+    tokio::spawn(async move {
+        let marked = mark(&app, &conv_key, &activity_id, progress, Some(&claim)).await;
+        drop(guard);
+        app.outbox.marking.fetch_sub(1, Ordering::SeqCst);
+        app.outbox.marked.notify_waiters();
+        if let Err(e) = marked {
+            // The replies already went out; only the record is behind. A
+            // redelivery or the next activity may send them once more.
+            tracing::warn!(error = %e, conversation = %conv_key, activity_id = %activity_id, "could not record delivered replies");
+        }
+        if retry {
+            spawn_retry(&app, &conv_key, &activity_id);
+        }
+    });
+}
+
+/// Keeps trying an outbox in the background for `background_for`, for a
+/// channel that never redelivers. Each round takes the conversation lock and
+/// the claim, so it never races a redelivery or the next activity.
+pub fn spawn_retry(app: &AppState, conv_key: &str, activity_id: &str) {
+    let outbox = &app.outbox;
+    if outbox.background.fetch_add(1, Ordering::Relaxed) >= outbox.max_background {
+        outbox.background.fetch_sub(1, Ordering::Relaxed);
+        tracing::warn!(
+            conversation = conv_key,
+            activity_id,
+            "too many conversations retrying replies in the background; these wait for a redelivery or the next activity"
+        );
+        return;
+    }
+    let (app, conv_key, activity_id) = (app.clone(), conv_key.to_string(), activity_id.to_string());
+    tokio::spawn(async move {
+        let until = Instant::now() + app.outbox.background_for;
+        let mut round = 0;
+        loop {
+            let pause = app.outbox.policy.backoff(round + 3);
+            round += 1;
+            if Instant::now() + pause >= until {
+                tracing::warn!(conversation = %conv_key, activity_id = %activity_id, "replies still undelivered after the background retries; they wait for a redelivery or the next activity");
+                break;
+            }
+            tokio::time::sleep(pause).await;
+            let _guard = app.conversation_locks.lock(&conv_key).await;
+            let deadline = (Instant::now() + app.outbox.policy.budget).min(until);
+            match resend(&app, &conv_key, &activity_id, deadline).await {
+                Ok(None) => break,
+                Ok(Some(e)) => tracing::debug!(error = %e, "replies still not accepted"),
+                // Another instance holds the claim: it sends them.
+                Err(ApiError::RepliesClaimed { .. }) => break,
+                Err(e) => tracing::debug!(error = %e, "background reply retry failed"),
+            }
+        }
+        app.outbox.background.fetch_sub(1, Ordering::Relaxed);
+    });
+}
