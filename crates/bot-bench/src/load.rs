@@ -41,6 +41,25 @@ pub struct LoadConfig {
     pub duration: Duration,
     pub questions: Arc<Vec<String>>,
     pub run_id: String,
+    /// Soak: answers are also counted here, for a report every interval.
+    pub window: Option<Arc<std::sync::Mutex<Window>>>,
+}
+
+/// What the load saw since the last soak report.
+pub struct Window {
+    pub latency_us: Histogram<u64>,
+    pub ok: u64,
+    pub errors: u64,
+}
+
+impl Window {
+    pub fn new() -> anyhow::Result<Self> {
+        Ok(Self {
+            latency_us: Histogram::new_with_bounds(1, 60_000_000, 3)?,
+            ok: 0,
+            errors: 0,
+        })
+    }
 }
 
 pub struct Outcome {
@@ -125,6 +144,7 @@ pub async fn run(cfg: &LoadConfig) -> anyhow::Result<Outcome> {
         duration: cfg.duration,
         questions: cfg.questions.clone(),
         run_id: cfg.run_id.clone(),
+        window: cfg.window.clone(),
     });
     let next = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -202,11 +222,21 @@ async fn connection_loop(
             Err(_) => false,
         };
         if due >= measure_from {
+            let us = done.duration_since(due).as_micros().max(1) as u64;
             if good {
                 ok += 1;
-                let _ = hist.record(done.duration_since(due).as_micros().max(1) as u64);
+                let _ = hist.record(us);
             } else {
                 errors += 1;
+            }
+            if let Some(w) = &cfg.window {
+                let mut w = w.lock().unwrap_or_else(|p| p.into_inner());
+                if good {
+                    w.ok += 1;
+                    let _ = w.latency_us.record(us);
+                } else {
+                    w.errors += 1;
+                }
             }
         }
         if result.is_err() {

@@ -11,6 +11,7 @@ mod load;
 mod process;
 mod report;
 mod sink;
+mod soak;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -72,6 +73,15 @@ struct Args {
     /// The reference bot's directory (npm project).
     #[arg(long, default_value = "bench/botbuilder-js")]
     reference_dir: PathBuf,
+    /// Soak: every this many seconds of the load, print req/s, p50/p99,
+    /// errors, the bot's RSS and the state database and WAL sizes; at the
+    /// end, the RSS growth from the first minute on.
+    #[arg(long)]
+    soak_every: Option<u64>,
+    /// Seconds to wait after the load before the bot is stopped, printing
+    /// the database and WAL sizes at the end (what an idle store gives back).
+    #[arg(long, default_value_t = 0)]
+    idle: u64,
     /// Write the results as JSON here too.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -132,6 +142,23 @@ async fn main() -> anyhow::Result<()> {
                     duration: Duration::from_secs(args.duration),
                     questions: questions.clone(),
                     run_id: format!("{}{round}", target.name().chars().next().unwrap_or('x')),
+                    window: None,
+                };
+                let mut cfg = cfg;
+                let soak = match args.soak_every {
+                    Some(every) => {
+                        let window =
+                            std::sync::Arc::new(std::sync::Mutex::new(load::Window::new()?));
+                        cfg.window = Some(window.clone());
+                        Some(soak::spawn(
+                            window,
+                            proc.pid(),
+                            dir.clone(),
+                            every,
+                            args.warmup,
+                        ))
+                    }
+                    None => None,
                 };
                 let proc_ready_ms = proc.start_to_ready.as_secs_f64() * 1e3;
                 // CPU is read over the measured window only, for the bot and
@@ -140,6 +167,13 @@ async fn main() -> anyhow::Result<()> {
                 tokio::time::sleep(Duration::from_secs(args.warmup)).await;
                 let (cpu_before, client_before) = (proc.cpu_seconds(), process::own_cpu_seconds());
                 let outcome = load.await??;
+                if let Some(s) = soak {
+                    s.finish().await;
+                }
+                if args.idle > 0 {
+                    tokio::time::sleep(Duration::from_secs(args.idle)).await;
+                    eprintln!("after {} s idle: {}", args.idle, soak::store_sizes(&dir));
+                }
                 let cpu = proc.cpu_seconds() - cpu_before;
                 let client_cpu = process::own_cpu_seconds() - client_before;
                 let peak_rss = proc.peak_rss_bytes();

@@ -124,6 +124,10 @@ impl BotUnderTest {
             .unwrap_or(0)
     }
 
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
     /// User + system CPU seconds used so far.
     pub fn cpu_seconds(&self) -> f64 {
         cpu_seconds_of(&self.pid.to_string())
