@@ -132,10 +132,26 @@ async fn serve_traffic(
                             tokio::spawn(connection(client, upstream, current, mode.clone()));
                         }
                     }
-                    changed = mode.changed() => changed?,
+                    changed = mode.changed() => {
+                        changed?;
+                        if current == Mode::Blackhole {
+                            close_waiting(l);
+                        }
+                    }
                 }
             }
         }
+    }
+}
+
+/// Connections that reached the port during a black hole but were not
+/// accepted yet are black-holed too: closed unanswered when it ends. Left
+/// in the queue, they were taken by the next mode and, on `pass`, forwarded
+/// (a loaded machine accepts late), which a black hole never does.
+fn close_waiting(listener: &TcpListener) {
+    use futures::FutureExt;
+    while let Some(Ok((client, _))) = listener.accept().now_or_never() {
+        drop(client);
     }
 }
 
