@@ -131,7 +131,10 @@ impl Bot {
     ) -> Result<Vec<Activity>, ApiError> {
         let turn = conversation.turn_count() + 1;
         conversation.set_turn_count(turn);
-        let question = activity.text.as_deref().unwrap_or("").trim();
+        // In a Teams channel every message @mentions the bot: the question
+        // is what follows the mention.
+        let text = activity.text_without_recipient_mention();
+        let question = text.as_ref();
         let mut replies = Vec::with_capacity(2);
         if question.is_empty() {
             let mut r = activity

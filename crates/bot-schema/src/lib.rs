@@ -6,6 +6,7 @@ pub mod activity;
 pub mod cards;
 pub mod connector;
 pub mod error;
+pub mod mention;
 pub mod retry;
 
 pub use activity::{

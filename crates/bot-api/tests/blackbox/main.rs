@@ -10,4 +10,5 @@ mod flaky_channel;
 mod messages;
 mod outbox;
 mod restart;
+mod teams;
 mod telemetry;
