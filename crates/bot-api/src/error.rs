@@ -5,6 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bot_auth::AuthError;
+use bot_core::CoreError;
 use bot_schema::SchemaError;
 use bot_storage::StorageError;
 use qna::QnaError;
@@ -20,8 +21,6 @@ pub enum ApiError {
     NotImplemented(String),
     #[error("{0}")]
     Unauthorized(String),
-    #[error("turn for conversation {conversation:?} still conflicted after {attempts} attempts")]
-    TooManyConflicts { conversation: String, attempts: u32 },
     #[error("state storage: {0}")]
     Storage(#[from] StorageError),
     #[error("question answering: {0}")]
@@ -34,15 +33,21 @@ pub enum ApiError {
     Auth(#[from] AuthError),
     #[error("admin routes need a valid X-Admin-Key header")]
     AdminUnauthorized,
-    /// The channel did not accept every reply in time. They are kept with
-    /// the turn, so the channel's retry of the activity gets them (and the
-    /// turn does not run again). The upstream detail is logged, not echoed.
-    #[error("the channel did not accept the replies in time; they are kept and sent again when the activity is redelivered")]
-    RepliesPending(#[source] SchemaError),
-    #[error(
-        "another instance is sending this conversation's replies; retry after {retry_after:?}"
-    )]
-    RepliesClaimed { retry_after: std::time::Duration },
+    /// A turn's failure, causes kept. Storage and KB failures become their
+    /// own variants on the way in; the rest are the turn's own outcomes
+    /// (conflicts, replies pending).
+    #[error(transparent)]
+    Core(CoreError),
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::Storage(s) => ApiError::Storage(s),
+            CoreError::Qna(q) => ApiError::Qna(q),
+            other => ApiError::Core(other),
+        }
+    }
 }
 
 impl ApiError {
@@ -52,9 +57,6 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            // The channel retries 5xx; a retry after the contention passes
-            // will succeed, so this is "try again", not a server fault.
-            ApiError::TooManyConflicts { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Storage(StorageError::Unavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Storage(StorageError::Conflict { .. }) => StatusCode::CONFLICT,
             ApiError::Storage(StorageError::InvalidKey { .. } | StorageError::TooLarge { .. }) => {
@@ -85,8 +87,13 @@ impl ApiError {
             ApiError::Auth(AuthError::TokenEndpoint { .. }) => StatusCode::BAD_GATEWAY,
             ApiError::Auth(AuthError::Config(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::AdminUnauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::RepliesPending(_) => StatusCode::BAD_GATEWAY,
-            ApiError::RepliesClaimed { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            // The channel retries 5xx; a retry after the contention passes
+            // will succeed, so this is "try again", not a server fault.
+            ApiError::Core(CoreError::TooManyConflicts { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Core(CoreError::RepliesPending(_)) => StatusCode::BAD_GATEWAY,
+            ApiError::Core(CoreError::RepliesClaimed { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            // Converted to their own variants on the way in.
+            ApiError::Core(CoreError::Storage(_) | CoreError::Qna(_)) => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -96,13 +103,16 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::NotImplemented(_) => "NotImplemented",
             ApiError::Unauthorized(_) => "Unauthorized",
-            ApiError::TooManyConflicts { .. } => "TooManyConflicts",
+            ApiError::Core(CoreError::TooManyConflicts { .. }) => "TooManyConflicts",
             ApiError::Storage(_) => "StorageError",
             ApiError::Qna(_) => "QnaError",
             ApiError::Connector(_) => "ConnectorError",
             ApiError::ShuttingDown => "ShuttingDown",
-            ApiError::RepliesPending(_) => "RepliesPending",
-            ApiError::RepliesClaimed { .. } => "RepliesPending",
+            ApiError::Core(CoreError::RepliesPending(_) | CoreError::RepliesClaimed { .. }) => {
+                "RepliesPending"
+            }
+            ApiError::Core(CoreError::Storage(_)) => "StorageError",
+            ApiError::Core(CoreError::Qna(_)) => "QnaError",
             ApiError::Auth(AuthError::ServiceUrlNotAllowed { .. }) => "ServiceUrlNotAllowed",
             ApiError::Auth(AuthError::KeysUnavailable { .. }) => "AuthUnavailable",
             ApiError::Auth(_) | ApiError::AdminUnauthorized => match self.status() {
@@ -117,7 +127,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if let ApiError::RepliesPending(cause) = &self {
+        if let ApiError::Core(CoreError::RepliesPending(cause)) = &self {
             tracing::warn!(error = %cause, status = status.as_u16(), "replies kept for a redelivery");
         } else if status.is_server_error() {
             tracing::error!(error = %self, status = status.as_u16(), "request failed");
@@ -132,7 +142,7 @@ impl IntoResponse for ApiError {
             Json(json!({"error": {"code": self.code(), "message": self.to_string()}})),
         )
             .into_response();
-        if let ApiError::RepliesClaimed { retry_after } = &self {
+        if let ApiError::Core(CoreError::RepliesClaimed { retry_after }) = &self {
             let secs = retry_after.as_secs() + 1;
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);

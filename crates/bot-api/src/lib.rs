@@ -1,21 +1,16 @@
 //! The bot service: `/api/messages`, the turn pipeline, health.
 
 pub mod app_state;
-pub mod bot;
-pub mod conversation_lock;
-pub mod dispatch;
 pub mod drain;
 pub mod error;
+pub mod intents;
 pub mod lu_settings;
-pub mod outbox;
 pub mod readiness;
 pub mod routes;
 pub mod settings;
 pub mod startup;
-pub mod state;
 pub mod telemetry;
 pub mod transcripts;
-pub mod turn;
 
 pub use app_state::AppState;
 pub use error::ApiError;

@@ -195,6 +195,18 @@ pub struct RepliesSettings {
     pub max_background: usize,
 }
 
+impl BotSettings {
+    /// What the bot itself needs of the section.
+    pub fn config(&self) -> bot_core::BotConfig {
+        bot_core::BotConfig {
+            welcome: self.welcome.clone(),
+            welcome_suggestions: self.welcome_suggestions.clone(),
+            fallback: self.fallback.clone(),
+            score_threshold: self.score_threshold,
+        }
+    }
+}
+
 impl RepliesSettings {
     pub fn policy(&self) -> bot_schema::RetryPolicy {
         bot_schema::RetryPolicy {

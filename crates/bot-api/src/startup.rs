@@ -9,6 +9,9 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
 use bot_auth::{AppCredentials, AppIdentity, ChannelValidator, InboundConfig, ServiceUrlPolicy};
+use bot_core::conversation_lock::ConversationLocks;
+use bot_core::outbox::Outbox;
+use bot_core::{Bot, Engine, TurnObserver};
 use bot_schema::{ConnectorClient, CredentialProvider, NoCredentials};
 use bot_storage::transcript::{BlobTranscriptStore, SqliteTranscriptStore};
 use bot_storage::{
@@ -21,10 +24,7 @@ use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::app_state::AppState;
-use crate::bot::Bot;
-use crate::conversation_lock::ConversationLocks;
 use crate::drain::Drain;
-use crate::outbox::Outbox;
 use crate::readiness::{
     ChannelAuthCheck, HealthCheck, KnowledgeBaseCheck, Readiness, StorageCheck,
 };
@@ -295,32 +295,37 @@ pub async fn build_state_with(
     ));
     // A failing key fetch is reported by readiness; the process still starts.
     readiness.refresh().await;
-    let dispatcher = crate::dispatch::open(&settings.lu, &http)?;
+    let dispatcher = crate::intents::open(&settings.lu, &http)?;
     telemetry::metrics::register_gauges(readiness.clone(), drain.clone());
     let events = Arc::new(telemetry::bot_telemetry(
         &settings.telemetry,
         &settings.region,
     ));
+    let observer: Arc<dyn TurnObserver> = Arc::new(telemetry::observer::Observer(events.clone()));
     let bot = Arc::new(
-        Bot::new(answerer, settings.bot.clone(), settings.region.clone())
-            .with_telemetry(events.clone(), knowledge_base_id(&settings.qna))
+        Bot::new(answerer, settings.bot.config(), settings.region.clone())
+            .with_observer(observer.clone(), knowledge_base_id(&settings.qna))
             .with_dispatcher(dispatcher),
     );
-    let outbox = Arc::new(Outbox::new(
-        settings.replies.policy(),
-        Duration::from_millis(settings.replies.background_for_ms),
-        settings.replies.max_background,
-        &settings.region,
-    ));
-    Ok(AppState {
-        outbox,
-        settings: Arc::new(settings),
+    let engine = Arc::new(Engine {
         storage,
         bot,
         connector: ConnectorClient::new(http, credentials),
+        outbox: Outbox::new(
+            settings.replies.policy(),
+            Duration::from_millis(settings.replies.background_for_ms),
+            settings.replies.max_background,
+            &settings.region,
+        ),
+        locks: Arc::new(ConversationLocks::new()),
+        max_turn_attempts: settings.bot.max_turn_attempts,
+        observer,
+    });
+    Ok(AppState {
+        settings: Arc::new(settings),
+        engine,
         readiness,
         drain,
-        conversation_locks: Arc::new(ConversationLocks::new()),
         auth,
         service_urls,
         telemetry: events,
@@ -394,7 +399,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(%address, "listening; POST activities to http://{address}/api/messages");
     let drain = state.drain.clone();
     let events = state.telemetry.clone();
-    let outbox = state.outbox.clone();
+    let engine = state.engine.clone();
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
         let _ = stop_rx.wait_for(|s| *s).await;
@@ -419,7 +424,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     }
     refresher.abort();
-    outbox.settle(Duration::from_secs(5)).await;
+    engine.outbox.settle(Duration::from_secs(5)).await;
     if let Some(export) = events.export() {
         export.shutdown().await;
     }

@@ -11,9 +11,9 @@ use std::sync::OnceLock;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use bot_api::state::{user_key, ConversationState};
 use bot_api::{startup, AppState, Settings};
 use bot_auth::testkit::{hmac_token, now, unsigned_token, Algorithm, IdentityServer, TestKey};
+use bot_core::state::{user_key, ConversationState};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -126,7 +126,7 @@ async fn stored(state: &AppState, channel: &str, conversation: &str) -> usize {
         ConversationState::key(channel, conversation),
         user_key(channel, "user-1"),
     ];
-    state.storage.read(&keys).await.unwrap().len()
+    state.storage().read(&keys).await.unwrap().len()
 }
 
 fn bearer(t: &str) -> String {

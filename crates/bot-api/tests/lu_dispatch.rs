@@ -6,8 +6,8 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use bot_api::startup::{app, build_state};
-use bot_api::state::{ConversationState, StateDoc};
 use bot_api::{AppState, Settings};
+use bot_core::state::{ConversationState, StateDoc};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;

@@ -169,7 +169,7 @@ async fn cosmos_outage_fails_turns_with_503_and_recovers_without_restart() {
     let env = cosmos_env(&server);
     let settings = Settings::load_from(&env).unwrap();
     let state = build_state(settings).await.unwrap();
-    assert_eq!(state.storage.kind(), "cosmos");
+    assert_eq!(state.storage().kind(), "cosmos");
     outage_drill(state, &mut server, async || {
         // The stand-in keeps data in memory and comes back empty; recreate
         // the database and container as a redeploy would.
@@ -187,7 +187,7 @@ async fn blob_outage_fails_turns_with_503_and_recovers_without_restart() {
     let env = blob_env(&azurite);
     let settings = Settings::load_from(&env).unwrap();
     let state = build_state(settings).await.unwrap();
-    assert_eq!(state.storage.kind(), "blob");
+    assert_eq!(state.storage().kind(), "blob");
     outage_drill(state, &mut azurite, async || {
         let settings = Settings::load_from(&env).unwrap();
         bot_api::startup::open_storage(&settings.storage)

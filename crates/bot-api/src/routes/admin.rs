@@ -67,7 +67,7 @@ async fn undrain(State(app): State<AppState>) -> impl IntoResponse {
 /// file that does not load leaves the old KB serving and answers 422 with
 /// the line at fault.
 async fn kb_reload(State(app): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let summary = app.bot.answerer().reload().await?;
+    let summary = app.bot().answerer().reload().await?;
     tracing::info!(
         answers = summary.answers,
         questions = summary.questions,

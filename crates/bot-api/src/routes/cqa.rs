@@ -51,7 +51,7 @@ pub async fn query_knowledgebases(
     let request: QueryRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("the request body is not a valid query: {e}")))?;
     let query = request.to_query().map_err(ApiError::BadRequest)?;
-    let answers = app.bot.answerer().answer(&query).await?;
+    let answers = app.bot().answerer().answer(&query).await?;
     Ok(Json(QueryResponse {
         answers: answers.iter().map(Answer::from_answer).collect(),
     }))

@@ -11,13 +11,14 @@ use bot_schema::{activity_types, Activity, ConnectorClient, DeliveryMode};
 use serde::Serialize;
 use tracing::Instrument;
 
+use bot_core::outbox;
+use bot_core::state::Progress;
+use bot_core::turn::{self, TurnOutcome};
+use bot_core::{Bot, CoreError};
+
 use crate::app_state::AppState;
-use crate::bot::Bot;
 use crate::error::ApiError;
-use crate::outbox;
-use crate::state::Progress;
 use crate::telemetry;
-use crate::turn::{self, TurnOutcome};
 
 pub async fn post(
     State(app): State<AppState>,
@@ -73,12 +74,13 @@ pub async fn post(
     let received = chrono::Utc::now();
     // The channel waits 15 s for its answer; sending replies stays within
     // the budget counted from here.
-    let deadline = Instant::now() + app.outbox.policy.budget;
+    let engine = &app.engine;
+    let deadline = Instant::now() + engine.outbox.policy.budget;
     let turn::Turn {
         outcome,
         conv_key,
         guard,
-    } = turn::run(&app, &activity, deadline).await?;
+    } = turn::run(engine, &activity, deadline).await?;
     let activity_id = activity.id.clone().unwrap_or_default();
     let (replies, claim) = match outcome {
         TurnOutcome::Ran { replies, claim } => (replies, claim),
@@ -91,13 +93,13 @@ pub async fn post(
         TurnOutcome::Redelivered(record) => {
             // Only what the channel has not accepted yet goes out again.
             if record.outbox.is_some() {
-                let pending = outbox::resend(&app, &conv_key, &activity_id, deadline)
+                let pending = outbox::resend(engine, &conv_key, &activity_id, deadline)
                     .instrument(tracing::info_span!("replies", redelivery = true))
                     .await?;
                 drop(guard);
                 if let Some(e) = pending {
-                    outbox::spawn_retry(&app, &conv_key, &activity_id);
-                    return Err(ApiError::RepliesPending(e));
+                    outbox::spawn_retry(engine, &conv_key, &activity_id);
+                    return Err(CoreError::RepliesPending(e).into());
                 }
             }
             return Ok(StatusCode::OK.into_response());
@@ -118,17 +120,17 @@ pub async fn post(
         sent: 0,
         failed: 0,
     };
-    let sending = outbox::send(&app, &replies, progress, deadline)
+    let sending = outbox::send(engine, &replies, progress, deadline)
         .instrument(tracing::info_span!("replies", count = replies.len()))
         .await;
     match claim {
         Some(claim) if !replies.is_empty() && !activity_id.is_empty() => {
-            outbox::finish(&app, guard, conv_key, activity_id, &sending, claim)
+            outbox::finish(engine, guard, conv_key, activity_id, &sending, claim)
         }
         _ => drop(guard),
     }
     match sending.pending {
-        Some(e) => Err(ApiError::RepliesPending(e)),
+        Some(e) => Err(CoreError::RepliesPending(e).into()),
         None => Ok(StatusCode::OK.into_response()),
     }
 }

@@ -10,6 +10,7 @@ pub mod events;
 pub mod export;
 pub mod logs;
 pub mod metrics;
+pub mod observer;
 pub mod otel;
 
 use std::sync::{Arc, OnceLock};

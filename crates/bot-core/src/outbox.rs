@@ -18,14 +18,15 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use std::sync::Arc;
+
 use bot_schema::{Activity, RetryPolicy, SchemaError, Verdict};
 use bot_storage::StorageError;
 
-use crate::app_state::AppState;
 use crate::conversation_lock::ConversationGuard;
-use crate::error::ApiError;
+use crate::engine::Engine;
+use crate::error::CoreError;
 use crate::state::{Claim, ConversationState, Progress, StateDoc};
-use crate::telemetry::metrics::metrics;
 
 /// Added to a claim beyond the send budget, for clocks a little apart
 /// between regions.
@@ -131,20 +132,20 @@ impl Outbox {
 /// before `deadline`. A reply the channel refuses for good is counted and
 /// logged with the channel's answer, and the next one goes out.
 pub async fn send(
-    app: &AppState,
+    engine: &Arc<Engine>,
     replies: &[Activity],
     mut progress: Progress,
     deadline: Instant,
 ) -> Sending {
     for reply in &replies[progress.sent.min(replies.len())..] {
-        match app
+        match engine
             .connector
-            .send(reply, &app.outbox.policy, deadline)
+            .send(reply, &engine.outbox.policy, deadline)
             .await
         {
-            Ok(_) => app.telemetry.message_sent(reply),
+            Ok(_) => engine.observer.message_sent(reply),
             Err(e) if e.verdict() == Verdict::Final => {
-                metrics().reply_refused();
+                engine.observer.reply_refused();
                 tracing::warn!(
                     error = %e,
                     conversation = reply.conversation_id().unwrap_or_default(),
@@ -154,7 +155,7 @@ pub async fn send(
                 progress.failed += 1;
             }
             Err(e) => {
-                metrics().reply_pending();
+                engine.observer.reply_pending();
                 tracing::warn!(
                     error = %e,
                     conversation = reply.conversation_id().unwrap_or_default(),
@@ -177,31 +178,35 @@ pub async fn send(
 /// Writes an outbox's progress into the conversation document (with its
 /// eTag, onto a fresh read when someone else wrote in between).
 pub async fn mark(
-    app: &AppState,
+    engine: &Arc<Engine>,
     conv_key: &str,
     activity_id: &str,
     progress: Progress,
     claim: Option<&Claim>,
-) -> Result<(), ApiError> {
-    for _ in 0..app.settings.bot.max_turn_attempts {
-        let mut conversation = read(app, conv_key).await?;
+) -> Result<(), CoreError> {
+    for _ in 0..engine.max_turn_attempts {
+        let mut conversation = read(engine, conv_key).await?;
         if !conversation.update_outbox(activity_id, progress, claim) {
             return Ok(());
         }
-        match app.storage.write(vec![conversation.0.into_change()]).await {
+        match engine
+            .storage
+            .write(vec![conversation.0.into_change()])
+            .await
+        {
             Ok(_) => return Ok(()),
-            Err(StorageError::Conflict { .. }) => metrics().etag_conflict("outbox"),
+            Err(StorageError::Conflict { .. }) => engine.observer.etag_conflict("outbox"),
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::TooManyConflicts {
+    Err(CoreError::TooManyConflicts {
         conversation: conv_key.to_string(),
-        attempts: app.settings.bot.max_turn_attempts,
+        attempts: engine.max_turn_attempts,
     })
 }
 
-async fn read(app: &AppState, conv_key: &str) -> Result<ConversationState, ApiError> {
-    let mut items = app.storage.read(&[conv_key.to_string()]).await?;
+async fn read(engine: &Arc<Engine>, conv_key: &str) -> Result<ConversationState, CoreError> {
+    let mut items = engine.storage.read(&[conv_key.to_string()]).await?;
     Ok(ConversationState(StateDoc::from_item(
         conv_key.to_string(),
         items.remove(conv_key),
@@ -210,15 +215,19 @@ async fn read(app: &AppState, conv_key: &str) -> Result<ConversationState, ApiEr
 
 /// Takes the claim on an activity's outbox, unless another instance holds
 /// it and its time is not up. The caller holds the conversation lock.
-pub async fn take(app: &AppState, conv_key: &str, activity_id: &str) -> Result<Claimed, ApiError> {
-    for _ in 0..app.settings.bot.max_turn_attempts {
-        let mut conversation = read(app, conv_key).await?;
+pub async fn take(
+    engine: &Arc<Engine>,
+    conv_key: &str,
+    activity_id: &str,
+) -> Result<Claimed, CoreError> {
+    for _ in 0..engine.max_turn_attempts {
+        let mut conversation = read(engine, conv_key).await?;
         let Some(outbox) = conversation.processed(activity_id).and_then(|p| p.outbox) else {
             return Ok(Claimed::Nothing);
         };
         let now = now_ms();
         if let Some(c) = &outbox.claim {
-            if c.owner != app.outbox.instance && c.until_ms > now {
+            if c.owner != engine.outbox.instance && c.until_ms > now {
                 return Ok(Claimed::Busy(Duration::from_millis(c.until_ms - now)));
             }
         }
@@ -227,9 +236,13 @@ pub async fn take(app: &AppState, conv_key: &str, activity_id: &str) -> Result<C
             sent: outbox.sent,
             failed: outbox.failed,
         };
-        let claim = app.outbox.claim();
+        let claim = engine.outbox.claim();
         conversation.update_outbox(activity_id, progress, Some(&claim));
-        match app.storage.write(vec![conversation.0.into_change()]).await {
+        match engine
+            .storage
+            .write(vec![conversation.0.into_change()])
+            .await
+        {
             Ok(_) => {
                 return Ok(Claimed::Mine {
                     replies: outbox.replies,
@@ -237,13 +250,13 @@ pub async fn take(app: &AppState, conv_key: &str, activity_id: &str) -> Result<C
                     claim,
                 })
             }
-            Err(StorageError::Conflict { .. }) => metrics().etag_conflict("outbox"),
+            Err(StorageError::Conflict { .. }) => engine.observer.etag_conflict("outbox"),
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::TooManyConflicts {
+    Err(CoreError::TooManyConflicts {
         conversation: conv_key.to_string(),
-        attempts: app.settings.bot.max_turn_attempts,
+        attempts: engine.max_turn_attempts,
     })
 }
 
@@ -251,38 +264,45 @@ pub async fn take(app: &AppState, conv_key: &str, activity_id: &str) -> Result<C
 /// `Ok(None)`: all of it is done. `Ok(Some(error))`: replies are pending
 /// (the claim stays this instance's; the caller decides on a retry).
 pub async fn resend(
-    app: &AppState,
+    engine: &Arc<Engine>,
     conv_key: &str,
     activity_id: &str,
     deadline: Instant,
-) -> Result<Option<SchemaError>, ApiError> {
-    let (replies, progress, claim) = match take(app, conv_key, activity_id).await? {
+) -> Result<Option<SchemaError>, CoreError> {
+    let (replies, progress, claim) = match take(engine, conv_key, activity_id).await? {
         Claimed::Nothing => return Ok(None),
-        Claimed::Busy(left) => return Err(ApiError::RepliesClaimed { retry_after: left }),
+        Claimed::Busy(left) => return Err(CoreError::RepliesClaimed { retry_after: left }),
         Claimed::Mine {
             replies,
             progress,
             claim,
         } => (replies, progress, claim),
     };
-    let sending = send(app, &replies, progress, deadline).await;
-    mark(app, conv_key, activity_id, sending.progress, Some(&claim)).await?;
+    let sending = send(engine, &replies, progress, deadline).await;
+    mark(
+        engine,
+        conv_key,
+        activity_id,
+        sending.progress,
+        Some(&claim),
+    )
+    .await?;
     Ok(sending.pending)
 }
 
 /// Sends the pending replies of every earlier activity of a conversation,
 /// oldest first: a new activity's replies never overtake them.
 pub async fn flush(
-    app: &AppState,
+    engine: &Arc<Engine>,
     conversation: &ConversationState,
     deadline: Instant,
-) -> Result<(), ApiError> {
+) -> Result<(), CoreError> {
     let conv_key = conversation.0.key.as_str();
     for id in conversation.pending() {
         tracing::info!(conversation = conv_key, activity_id = %id, "sending replies an earlier turn left undelivered");
-        if let Some(e) = resend(app, conv_key, &id, deadline).await? {
-            spawn_retry(app, conv_key, &id);
-            return Err(ApiError::RepliesPending(e));
+        if let Some(e) = resend(engine, conv_key, &id, deadline).await? {
+            spawn_retry(engine, conv_key, &id);
+            return Err(CoreError::RepliesPending(e));
         }
     }
     Ok(())
@@ -291,29 +311,29 @@ pub async fn flush(
 /// After the answer to the channel: the turn's progress is written while
 /// this conversation stays locked, so the next turn here sees it.
 pub fn finish(
-    app: &AppState,
+    engine: &Arc<Engine>,
     guard: ConversationGuard,
     conv_key: String,
     activity_id: String,
     sending: &Sending,
     claim: Claim,
 ) {
-    let app = app.clone();
+    let engine = engine.clone();
     let progress = sending.progress;
     let retry = sending.pending.is_some();
-    app.outbox.marking.fetch_add(1, Ordering::SeqCst);
+    engine.outbox.marking.fetch_add(1, Ordering::SeqCst);
     tokio::spawn(async move {
-        let marked = mark(&app, &conv_key, &activity_id, progress, Some(&claim)).await;
+        let marked = mark(&engine, &conv_key, &activity_id, progress, Some(&claim)).await;
         drop(guard);
-        app.outbox.marking.fetch_sub(1, Ordering::SeqCst);
-        app.outbox.marked.notify_waiters();
+        engine.outbox.marking.fetch_sub(1, Ordering::SeqCst);
+        engine.outbox.marked.notify_waiters();
         if let Err(e) = marked {
             // The replies already went out; only the record is behind. A
             // redelivery or the next activity may send them once more.
             tracing::warn!(error = %e, conversation = %conv_key, activity_id = %activity_id, "could not record delivered replies");
         }
         if retry {
-            spawn_retry(&app, &conv_key, &activity_id);
+            spawn_retry(&engine, &conv_key, &activity_id);
         }
     });
 }
@@ -321,8 +341,8 @@ pub fn finish(
 /// Keeps trying an outbox in the background for `background_for`, for a
 /// channel that never redelivers. Each round takes the conversation lock and
 /// the claim, so it never races a redelivery or the next activity.
-pub fn spawn_retry(app: &AppState, conv_key: &str, activity_id: &str) {
-    let outbox = &app.outbox;
+pub fn spawn_retry(engine: &Arc<Engine>, conv_key: &str, activity_id: &str) {
+    let outbox = &engine.outbox;
     if outbox.background.fetch_add(1, Ordering::Relaxed) >= outbox.max_background {
         outbox.background.fetch_sub(1, Ordering::Relaxed);
         tracing::warn!(
@@ -332,28 +352,32 @@ pub fn spawn_retry(app: &AppState, conv_key: &str, activity_id: &str) {
         );
         return;
     }
-    let (app, conv_key, activity_id) = (app.clone(), conv_key.to_string(), activity_id.to_string());
+    let (engine, conv_key, activity_id) = (
+        engine.clone(),
+        conv_key.to_string(),
+        activity_id.to_string(),
+    );
     tokio::spawn(async move {
-        let until = Instant::now() + app.outbox.background_for;
+        let until = Instant::now() + engine.outbox.background_for;
         let mut round = 0;
         loop {
-            let pause = app.outbox.policy.backoff(round + 3);
+            let pause = engine.outbox.policy.backoff(round + 3);
             round += 1;
             if Instant::now() + pause >= until {
                 tracing::warn!(conversation = %conv_key, activity_id = %activity_id, "replies still undelivered after the background retries; they wait for a redelivery or the next activity");
                 break;
             }
             tokio::time::sleep(pause).await;
-            let _guard = app.conversation_locks.lock(&conv_key).await;
-            let deadline = (Instant::now() + app.outbox.policy.budget).min(until);
-            match resend(&app, &conv_key, &activity_id, deadline).await {
+            let _guard = engine.locks.lock(&conv_key).await;
+            let deadline = (Instant::now() + engine.outbox.policy.budget).min(until);
+            match resend(&engine, &conv_key, &activity_id, deadline).await {
                 Ok(None) => break,
                 Ok(Some(e)) => tracing::debug!(error = %e, "replies still not accepted"),
                 // Another instance holds the claim: it sends them.
-                Err(ApiError::RepliesClaimed { .. }) => break,
+                Err(CoreError::RepliesClaimed { .. }) => break,
                 Err(e) => tracing::debug!(error = %e, "background reply retry failed"),
             }
         }
-        app.outbox.background.fetch_sub(1, Ordering::Relaxed);
+        engine.outbox.background.fetch_sub(1, Ordering::Relaxed);
     });
 }

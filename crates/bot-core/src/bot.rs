@@ -13,30 +13,38 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::dispatch::Dispatcher;
-use crate::error::ApiError;
-use crate::settings::BotSettings;
+use crate::error::CoreError;
+use crate::observer::{NoObserver, TurnObserver};
 use crate::state::{ConversationState, StateDoc};
-use crate::telemetry::metrics::metrics;
-use crate::telemetry::BotTelemetry;
+
+/// What the bot says, and when an answer is good enough.
+#[derive(Debug, Clone)]
+pub struct BotConfig {
+    pub welcome: String,
+    pub welcome_suggestions: Vec<String>,
+    pub fallback: String,
+    /// Answers under this confidence (0..1) get the fallback instead.
+    pub score_threshold: f32,
+}
 
 pub struct Bot {
     answerer: Arc<dyn Answerer>,
-    settings: BotSettings,
+    settings: BotConfig,
     region: String,
     unanswered: AtomicU64,
-    telemetry: Arc<BotTelemetry>,
+    observer: Arc<dyn TurnObserver>,
     knowledge_base_id: String,
     dispatcher: Option<Dispatcher>,
 }
 
 impl Bot {
-    pub fn new(answerer: Arc<dyn Answerer>, settings: BotSettings, region: String) -> Self {
+    pub fn new(answerer: Arc<dyn Answerer>, settings: BotConfig, region: String) -> Self {
         Self {
             answerer,
             settings,
             region,
             unanswered: AtomicU64::new(0),
-            telemetry: Arc::new(BotTelemetry::disabled()),
+            observer: Arc::new(NoObserver),
             knowledge_base_id: String::new(),
             dispatcher: None,
         }
@@ -48,13 +56,14 @@ impl Bot {
         self
     }
 
-    /// Where the QnaMessage events go, and the knowledge base they name.
-    pub fn with_telemetry(
+    /// Where the QnaMessage events and answer counts go, and the knowledge
+    /// base they name.
+    pub fn with_observer(
         mut self,
-        telemetry: Arc<BotTelemetry>,
+        observer: Arc<dyn TurnObserver>,
         knowledge_base_id: String,
     ) -> Self {
-        self.telemetry = telemetry;
+        self.observer = observer;
         self.knowledge_base_id = knowledge_base_id;
         self
     }
@@ -81,7 +90,7 @@ impl Bot {
         activity: &Activity,
         conversation: &mut ConversationState,
         _user: &mut StateDoc,
-    ) -> Result<Vec<Activity>, ApiError> {
+    ) -> Result<Vec<Activity>, CoreError> {
         if activity.is_type(activity_types::MESSAGE) {
             let span = tracing::info_span!(
                 "message",
@@ -113,7 +122,7 @@ impl Bot {
             .collect()
     }
 
-    async fn ask(&self, query: &QnaQuery) -> Result<Vec<qna::QnaAnswer>, ApiError> {
+    async fn ask(&self, query: &QnaQuery) -> Result<Vec<qna::QnaAnswer>, CoreError> {
         Ok(self
             .answerer
             .answer(query)
@@ -128,7 +137,7 @@ impl Bot {
         &self,
         activity: &Activity,
         conversation: &mut ConversationState,
-    ) -> Result<Vec<Activity>, ApiError> {
+    ) -> Result<Vec<Activity>, CoreError> {
         let turn = conversation.turn_count() + 1;
         conversation.set_turn_count(turn);
         // In a Teams channel every message @mentions the bot: the question
@@ -181,7 +190,7 @@ impl Bot {
         let best = answers
             .first()
             .filter(|a| a.confidence >= self.settings.score_threshold);
-        self.telemetry
+        self.observer
             .qna_message(activity, &self.knowledge_base_id, best);
         // The trace is for the Emulator only: don't build it for channels.
         if activity.channel_id() == "emulator" {
@@ -200,7 +209,7 @@ impl Bot {
         }
         let mut reply = match best {
             Some(a) => {
-                metrics().answered(&a.served_by);
+                self.observer.answered(&a.served_by);
                 let mut r = activity.create_reply(a.answer.clone());
                 let prompts: Vec<String> = {
                     let mut p = a.prompts.clone();
@@ -213,7 +222,7 @@ impl Bot {
             }
             None => {
                 self.unanswered.fetch_add(1, Ordering::Relaxed);
-                metrics().unanswered();
+                self.observer.unanswered();
                 tracing::info!(
                     target: "unanswered",
                     question,

@@ -11,15 +11,16 @@
 use std::time::{Duration, Instant};
 
 use bot_schema::{activity_types, Activity, DeliveryMode};
+use std::sync::Arc;
+
 use bot_storage::StorageError;
 use tracing::Instrument;
 
-use crate::app_state::AppState;
 use crate::conversation_lock::ConversationGuard;
-use crate::error::ApiError;
+use crate::engine::Engine;
+use crate::error::CoreError;
 use crate::outbox;
 use crate::state::{user_key, Claim, ConversationState, Processed, Recorded, StateDoc};
-use crate::telemetry::metrics::metrics;
 
 pub enum TurnOutcome {
     /// A new turn ran and was saved: its replies and, when they go to the
@@ -42,7 +43,11 @@ pub struct Turn {
 
 /// Runs the turn for `activity`. Replies left pending by earlier turns are
 /// sent first, within `deadline`.
-pub async fn run(app: &AppState, activity: &Activity, deadline: Instant) -> Result<Turn, ApiError> {
+pub async fn run(
+    engine: &Arc<Engine>,
+    activity: &Activity,
+    deadline: Instant,
+) -> Result<Turn, CoreError> {
     let channel = activity.channel_id();
     let conversation_id = activity.conversation_id().unwrap_or_default();
     let conv_key = ConversationState::key(channel, conversation_id);
@@ -52,11 +57,11 @@ pub async fn run(app: &AppState, activity: &Activity, deadline: Instant) -> Resu
         .collect();
     let expect_replies = activity.delivery_mode() == DeliveryMode::ExpectReplies;
     let activity_id = activity.id.as_deref().filter(|s| !s.is_empty());
-    let attempts = app.settings.bot.max_turn_attempts;
-    let guard = app.conversation_locks.lock(&conv_key).await;
+    let attempts = engine.max_turn_attempts;
+    let guard = engine.locks.lock(&conv_key).await;
 
     for attempt in 0..attempts {
-        let mut items = app
+        let mut items = engine
             .storage
             .read(&keys)
             .instrument(tracing::info_span!("state.read", attempt))
@@ -81,7 +86,7 @@ pub async fn run(app: &AppState, activity: &Activity, deadline: Instant) -> Resu
         if !conversation.pending().is_empty() {
             // Earlier replies go out before this turn's; the flush wrote the
             // document, so the turn starts again from a fresh read.
-            outbox::flush(app, &conversation, deadline).await?;
+            outbox::flush(engine, &conversation, deadline).await?;
             continue;
         }
         let mut user = user_key
@@ -90,7 +95,7 @@ pub async fn run(app: &AppState, activity: &Activity, deadline: Instant) -> Resu
             .unwrap_or_default();
         let user_before = user.doc.clone();
 
-        let mut replies = app
+        let mut replies = engine
             .bot
             .on_turn(activity, &mut conversation, &mut user)
             .await?;
@@ -98,7 +103,7 @@ pub async fn run(app: &AppState, activity: &Activity, deadline: Instant) -> Resu
         if activity.channel_id() != "emulator" {
             replies.retain(|r| !r.is_type(activity_types::TRACE));
         }
-        let claim = (!expect_replies).then(|| app.outbox.claim());
+        let claim = (!expect_replies).then(|| engine.outbox.claim());
         if let Some(id) = activity_id {
             let recorded = match &claim {
                 Some(c) => Recorded::Outbox(&replies, c.clone()),
@@ -109,7 +114,7 @@ pub async fn run(app: &AppState, activity: &Activity, deadline: Instant) -> Resu
 
         // The conversation document is the turn's commit point: it carries the
         // processed-activity record, so it is written first and conditionally.
-        let write = app
+        let write = engine
             .storage
             .write(vec![conversation.0.into_change()])
             .instrument(tracing::info_span!(
@@ -121,7 +126,7 @@ pub async fn run(app: &AppState, activity: &Activity, deadline: Instant) -> Resu
         match write {
             Ok(_) => {}
             Err(StorageError::Conflict { .. }) => {
-                metrics().etag_conflict("conversation");
+                engine.observer.etag_conflict("conversation");
                 tracing::debug!(
                     attempt,
                     conversation = conversation_id,
@@ -133,7 +138,7 @@ pub async fn run(app: &AppState, activity: &Activity, deadline: Instant) -> Resu
             Err(e) => return Err(e.into()),
         }
         if user_key.is_some() && user.doc != user_before {
-            save_user_changes(app, &user, &user_before).await?;
+            save_user_changes(engine, &user, &user_before).await?;
         }
         return Ok(Turn {
             outcome: TurnOutcome::Ran { replies, claim },
@@ -141,7 +146,7 @@ pub async fn run(app: &AppState, activity: &Activity, deadline: Instant) -> Resu
             guard,
         });
     }
-    Err(ApiError::TooManyConflicts {
+    Err(CoreError::TooManyConflicts {
         conversation: conversation_id.to_string(),
         attempts,
     })
@@ -151,13 +156,13 @@ pub async fn run(app: &AppState, activity: &Activity, deadline: Instant) -> Resu
 /// applied member by member onto a fresh read when it conflicts, instead of
 /// re-running a turn that is already committed.
 async fn save_user_changes(
-    app: &AppState,
+    engine: &Arc<Engine>,
     user: &StateDoc,
     before: &serde_json::Map<String, serde_json::Value>,
-) -> Result<(), ApiError> {
+) -> Result<(), CoreError> {
     let mut current = user.clone();
-    for attempt in 0..app.settings.bot.max_turn_attempts {
-        let write = app
+    for attempt in 0..engine.max_turn_attempts {
+        let write = engine
             .storage
             .write(vec![current.to_change()])
             .instrument(tracing::info_span!(
@@ -169,9 +174,9 @@ async fn save_user_changes(
         match write {
             Ok(_) => return Ok(()),
             Err(StorageError::Conflict { .. }) => {
-                metrics().etag_conflict("user");
+                engine.observer.etag_conflict("user");
                 backoff(attempt).await;
-                let mut fresh = app.storage.read(std::slice::from_ref(&user.key)).await?;
+                let mut fresh = engine.storage.read(std::slice::from_ref(&user.key)).await?;
                 current = StateDoc::from_item(user.key.clone(), fresh.remove(&user.key));
                 for (k, v) in &user.doc {
                     if before.get(k) != Some(v) {
@@ -185,9 +190,9 @@ async fn save_user_changes(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::TooManyConflicts {
+    Err(CoreError::TooManyConflicts {
         conversation: user.key.clone(),
-        attempts: app.settings.bot.max_turn_attempts,
+        attempts: engine.max_turn_attempts,
     })
 }
 

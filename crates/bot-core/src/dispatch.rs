@@ -3,14 +3,24 @@
 //! else, and `None`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bot_schema::Activity;
 use lu::{LuError, Recognition, Recognizer, NONE_INTENT};
 use serde_json::json;
 
-use crate::lu_settings::{LuKind, LuSettings};
 use crate::state::ConversationState;
+
+/// When an intent counts, and what the bot says to the ones it handles.
+#[derive(Debug, Clone)]
+pub struct IntentConfig {
+    /// An intent under this confidence is `None` (the knowledge base's).
+    pub threshold: f32,
+    /// For messages without a locale.
+    pub locale: String,
+    pub help_message: String,
+    pub cancel_message: String,
+    pub escalate_message: String,
+}
 
 /// Where a message goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +33,7 @@ pub enum Route {
 
 pub struct Dispatcher {
     recognizer: Arc<dyn Recognizer>,
-    settings: LuSettings,
+    settings: IntentConfig,
 }
 
 /// The intent decided for one message, with its trace for the Emulator.
@@ -35,14 +45,14 @@ pub struct Decision {
 }
 
 impl Dispatcher {
-    pub fn new(recognizer: Arc<dyn Recognizer>, settings: LuSettings) -> Self {
+    pub fn new(recognizer: Arc<dyn Recognizer>, settings: IntentConfig) -> Self {
         Self {
             recognizer,
             settings,
         }
     }
 
-    pub fn settings(&self) -> &LuSettings {
+    pub fn settings(&self) -> &IntentConfig {
         &self.settings
     }
 
@@ -170,50 +180,4 @@ impl Dispatcher {
             }
         }
     }
-}
-
-/// Builds the dispatcher the settings describe; `None` when `lu.kind = off`.
-pub fn open(settings: &LuSettings, http: &reqwest::Client) -> anyhow::Result<Option<Dispatcher>> {
-    let embedded = |path: &std::path::Path| -> anyhow::Result<Arc<dyn Recognizer>> {
-        let file = lu::IntentsFile::load(path)?;
-        let r = lu::EmbeddedRecognizer::new(&file, settings.threshold)?;
-        tracing::info!(
-            path = %path.display(),
-            intents = file.intents.len(),
-            examples = file.example_count(),
-            "intents loaded"
-        );
-        Ok(Arc::new(r))
-    };
-    let recognizer: Arc<dyn Recognizer> = match &settings.kind {
-        LuKind::Off => return Ok(None),
-        LuKind::Embedded { intents_path } => embedded(intents_path)?,
-        LuKind::Clu(c) => {
-            let clu = lu::CluRecognizer::new(
-                lu::CluConfig {
-                    endpoints: c
-                        .endpoints
-                        .iter()
-                        .zip(&c.keys)
-                        .map(|(url, key)| lu::CluEndpoint {
-                            url: url.clone(),
-                            key: key.clone(),
-                        })
-                        .collect(),
-                    project: c.project.clone(),
-                    deployment: c.deployment.clone(),
-                    policy: failover::Policy {
-                        per_try_timeout: Duration::from_millis(c.timeout_ms),
-                        ..lu::clu::default_policy()
-                    },
-                },
-                http.clone(),
-            )?;
-            match &c.fallback_intents {
-                Some(p) => Arc::new(lu::FallbackRecognizer::new(Arc::new(clu), embedded(p)?)),
-                None => Arc::new(clu),
-            }
-        }
-    };
-    Ok(Some(Dispatcher::new(recognizer, settings.clone())))
 }
