@@ -374,7 +374,7 @@ class Check:
         docker = self.root / "deploy" / "Dockerfile"
         entry = self.root / "deploy" / "entrypoint.sh"
         text = docker.read_text() if docker.exists() else ""
-        for want in ("COPY config/", "COPY kb/", "USER "):
+        for want in ("COPY config/", "COPY kb/", "USER ", "/usr/local/bin/botctl"):
             if want not in text:
                 self.problem(f"deploy/Dockerfile: no '{want}'")
         script = entry.read_text() if entry.exists() else ""
@@ -479,6 +479,8 @@ CASES = [
      "config has [telemetry.export_blob] but no account;"),
     ("a config key removed from default.toml", "config/default.toml",
      'format = "text"', "", "BOT__LOG__FORMAT is not a setting"),
+    ("botctl left out of the image", "deploy/Dockerfile",
+     "COPY --from=build /botctl /usr/local/bin/botctl", "", "no '/usr/local/bin/botctl'"),
     ("an image with a default", "infra/main.bicep",
      "param image string\n", "param image string = 'bot-api:latest'\n", "image must have no default"),
     ("an image with a default in a stamp", "infra/stamp/stamp.bicep",
