@@ -263,6 +263,7 @@ module alerts 'global/alerts.bicep' = {
     cosmosId: core.outputs.cosmosId
     syncJobIds: syncJob.outputs.jobIds
     keyVaultName: core.outputs.keyVaultName
+    keyVaultLocation: globalRegion
     tags: tags
   }
 }

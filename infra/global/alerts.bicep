@@ -22,8 +22,9 @@ param cosmosId string
 @description('The sync jobs (sync-job.bicep).')
 param syncJobIds array
 
-@description('Key Vault holding the TLS certificate: near-expiry events alert.')
+@description('Key Vault holding the TLS certificate (near-expiry events alert), and its region.')
 param keyVaultName string
+param keyVaultLocation string
 
 @description('5xx answers per region in 5 minutes that page.')
 param http5xxThreshold int = 10
@@ -297,7 +298,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
 
 resource vaultEvents 'Microsoft.EventGrid/systemTopics@2023-12-15-preview' = {
   name: 'evgt-${name}-kv'
-  location: vault.location
+  location: keyVaultLocation
   tags: tags
   properties: {
     source: vault.id

@@ -1,6 +1,8 @@
 // One regional stamp: the same module deployed to region A (primary) and
 // region B (secondary). Everything a region needs to serve alone: its plan and
-// web app, identity, storage, monitoring, and its grants on the global parts.
+// web app (production and staging slots), identity, storage, monitoring, and
+// its grants on the global parts. Its Language and Search (language.bicep)
+// come from main.bicep first, since each stamp names both regions'.
 
 @description('Name prefix, e.g. bot-prod.')
 param name string
