@@ -23,6 +23,7 @@ kb_file=${KB_FILE:-kb/sample.tsv}
 cqa_api=2021-10-01
 clu_api=2023-04-01
 work=$(mktemp -d)
+chmod 0700 "$work"
 trap 'rm -rf "$work"' EXIT
 
 out() { az deployment sub show -n "$deployment" --query "properties.outputs.$1.value" -o tsv; }
@@ -38,11 +39,13 @@ for r in "${regions[@]}"; do
 done
 
 # call KEY METHOD URL [BODY_FILE]: one authoring call; a 202 is followed
-# through its Operation-Location until the job ends.
+# through its Operation-Location until the job ends. The key goes to curl in
+# a header file, not on its command line.
 call() {
     local key=$1 method=$2 url=$3 body=${4:-} code loc status
+    printf 'Ocp-Apim-Subscription-Key: %s\n' "$key" >"$work/key.h"
     local args=(-sS -o "$work/resp.json" -D "$work/resp.h" -w '%{http_code}' -X "$method"
-        -H "Ocp-Apim-Subscription-Key: $key" -H 'content-type: application/json')
+        -H "@$work/key.h" -H 'content-type: application/json')
     [[ -n $body ]] && args+=(--data-binary "@$body")
     code=$(curl "${args[@]}" "$url")
     if [[ $code != 2* ]]; then
@@ -52,23 +55,24 @@ call() {
     loc=$(tr -d '\r' <"$work/resp.h" | awk -F': ' 'tolower($1) == "operation-location" {print $2}')
     [[ -z $loc ]] && return 0
     for _ in $(seq 1 180); do
-        status=$(curl -sS -H "Ocp-Apim-Subscription-Key: $key" "$loc" | tee "$work/job.json" | jq -r .status)
+        status=$(curl -sS -H "@$work/key.h" "$loc" | tee "$work/job.json" | jq -r .status)
         case $status in
             succeeded) return 0 ;;
-            notStarted | running) sleep 5 ;;
+            notStarted | running) sleep "${POLL_SECONDS:-5}" ;;
             *) echo "language-projects: job $loc ended '$status': $(cat "$work/job.json")" >&2; return 1 ;;
         esac
     done
-    echo "language-projects: job $loc still running after 15 minutes" >&2
+    echo "language-projects: job $loc still running after 180 polls" >&2
     return 1
 }
 
 # 1. CQA in region A, from the repository's KB file, by the image's botctl.
-chmod 0777 "$work"
-docker run --rm --user "$(id -u):$(id -g)" -v "$PWD/kb:/kb:ro" -v "$work:/out" \
+mkdir "$work/out"
+chmod 0777 "$work/out"
+docker run --rm --user "$(id -u):$(id -g)" -v "$PWD/kb:/kb:ro" -v "$work/out:/out" \
     --entrypoint botctl "$image" kb export "/kb/${kb_file#kb/}" --out /out/kb.json
 jq '{metadata: {language: "en", description: "From the repository (deploy/language-projects.sh)", multilingualResource: false,
-     settings: {defaultAnswer: "No good match found in the KB."}}, assets: .assets}' "$work/kb.json" >"$work/cqa.json"
+     settings: {defaultAnswer: "No good match found in the KB."}}, assets: .assets}' "$work/out/kb.json" >"$work/cqa.json"
 jq '.metadata' "$work/cqa.json" >"$work/cqa-project.json"
 a=${endpoints[0]%/}
 call "${keys[0]}" PATCH "$a/language/query-knowledgebases/projects/$qna_project?api-version=$cqa_api" "$work/cqa-project.json"
@@ -78,8 +82,9 @@ call "${keys[0]}" PUT "$a/language/query-knowledgebases/projects/$qna_project/de
 echo "language-projects: CQA $qna_project/$slot deployed in ${regions[0]} from $kb_file ($(jq '.assets.qnas | length' "$work/cqa.json") QnAs)"
 
 # 2. CQA to region B with the sync job's own code, verified by sampled questions.
-docker run --rm -e LANGUAGE_PRIMARY_KEY="${keys[0]}" -e LANGUAGE_SECONDARY_KEY="${keys[1]}" \
-    --entrypoint botctl "$image" kb sync --kind cqa --primary-endpoint "${endpoints[0]}" \
+LANGUAGE_PRIMARY_KEY=${keys[0]} LANGUAGE_SECONDARY_KEY=${keys[1]}
+export LANGUAGE_PRIMARY_KEY LANGUAGE_SECONDARY_KEY
+docker run --rm -e LANGUAGE_PRIMARY_KEY -e LANGUAGE_SECONDARY_KEY --entrypoint botctl "$image" kb sync --kind cqa --primary-endpoint "${endpoints[0]}" \
     --secondary-endpoint "${endpoints[1]}" --project "$qna_project" --deployment "$slot"
 
 # 3. CLU in both regions from lu/intents.json.
