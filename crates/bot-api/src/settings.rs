@@ -486,6 +486,7 @@ impl Settings {
                 .map(|(_, v)| v.clone())
                 .filter(|v| !v.is_empty())
         };
+        unresolved_key_vault_reference(env)?;
         let region = var("BOT_REGION").unwrap_or_else(|| "local".to_string());
         if region.is_empty()
             || !region
@@ -944,6 +945,51 @@ impl Settings {
 
 type Invalid<'a> = dyn Fn(&str, &str, &str) -> SettingsError + 'a;
 
+/// App Service passes a `@Microsoft.KeyVault(...)` app setting through
+/// as literal text when it cannot resolve it. Caught first, by name, so the
+/// start does not fail later with a message about something else.
+fn unresolved_key_vault_reference(env: &[(String, String)]) -> Result<(), SettingsError> {
+    const REFERENCE: &str = "@microsoft.keyvault(";
+    let read_by_us = |name: &str| {
+        name.starts_with("BOT_")
+            || name.starts_with("MicrosoftApp")
+            || matches!(
+                name,
+                "APPLICATIONINSIGHTS_CONNECTION_STRING" | "IDENTITY_ENDPOINT" | "IDENTITY_HEADER"
+            )
+    };
+    let found = env.iter().find(|(name, value)| {
+        read_by_us(name)
+            && value
+                .trim_start()
+                .get(..REFERENCE.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(REFERENCE))
+    });
+    let Some((name, value)) = found else {
+        return Ok(());
+    };
+    let key = match name.strip_prefix("BOT__") {
+        Some(rest) => format!(
+            "{name} ({})",
+            rest.split("__")
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+                .join(".")
+        ),
+        None => name.clone(),
+    };
+    Err(SettingsError::Invalid {
+        key,
+        // The reference names a vault and a secret, not the secret itself.
+        value: value.trim().chars().take(200).collect(),
+        origin: "the environment".into(),
+        reason: "this Key Vault reference was not resolved: the secret is missing \
+                 from the vault, or the app's managed identity lacks permission to \
+                 get it (see the app setting's Key Vault reference status)"
+            .into(),
+    })
+}
+
 fn http_url(value: &str) -> bool {
     (value.starts_with("https://") || value.starts_with("http://"))
         && value.len() > "https://".len()
@@ -1127,6 +1173,33 @@ mod tests {
             }
         }
         v
+    }
+
+    #[test]
+    fn an_unresolved_key_vault_reference_is_named() {
+        let reference =
+            "@Microsoft.KeyVault(SecretUri=https://kv-bot.vault.azure.net/secrets/qna-keys/)";
+        for (name, shown) in [
+            (
+                "BOT__QNA__ENDPOINT_KEYS",
+                "BOT__QNA__ENDPOINT_KEYS (qna.endpoint_keys)",
+            ),
+            ("MicrosoftAppPassword", "MicrosoftAppPassword"),
+            (
+                "BOT__HEALTH__PROBE_KEY",
+                "BOT__HEALTH__PROBE_KEY (health.probe_key)",
+            ),
+        ] {
+            let e = Settings::load_from(&env(&[(name, reference)]))
+                .err()
+                .unwrap_or_else(|| panic!("{name}: an unresolved reference loaded"))
+                .to_string();
+            assert!(e.contains(shown), "{e}");
+            assert!(e.contains("Key Vault reference was not resolved"), "{e}");
+            assert!(e.contains("permission"), "{e}");
+        }
+        // A variable the binary does not read is not its business.
+        assert!(Settings::load_from(&env(&[("OTHER_SETTING", reference)])).is_ok());
     }
 
     #[test]
