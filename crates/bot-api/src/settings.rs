@@ -151,8 +151,13 @@ pub struct QnaSettings {
     /// Remote kinds: answer from `kb_path` when every endpoint is down.
     #[serde(default)]
     pub fallback: bool,
+    /// Serve mode: mounts /language/:query-knowledgebases. Off by default:
+    /// with a remote kind it would spend the bot's Language quota for anyone.
+    #[serde(default)]
+    pub serve: bool,
     /// Serve mode: callers of /language/:query-knowledgebases must send
-    /// this as Ocp-Apim-Subscription-Key when it is set.
+    /// this as Ocp-Apim-Subscription-Key when it is set (required in
+    /// production mode).
     #[serde(default)]
     pub serve_key: Option<SecretString>,
     /// Embedded: how often the KB file is checked for changes (0: never).
@@ -432,6 +437,9 @@ pub struct Settings {
     pub storage_cache_entries: usize,
     pub transcripts: TranscriptKind,
     pub qna: QnaKind,
+    /// Serve mode (`qna.serve`): whether /language/:query-knowledgebases
+    /// is mounted at all.
+    pub qna_serve: bool,
     /// Serve mode's expected `Ocp-Apim-Subscription-Key`, when set.
     pub qna_serve_key: Option<SecretString>,
     pub health: HealthSettings,
@@ -746,6 +754,15 @@ impl Settings {
                 ))
             }
         };
+        let qna_serve_key = secret(&q.serve_key);
+        if q.serve && qna_serve_key.is_none() && raw.bot.mode != "local" {
+            return Err(invalid(
+                "qna.serve_key",
+                "",
+                "qna.serve = true in production mode needs a key for callers \
+                 (set BOT__QNA__SERVE_KEY), or turn serve mode off",
+            ));
+        }
         if raw.health.interval_ms < 10 {
             return Err(invalid(
                 "health.interval_ms",
@@ -927,11 +944,8 @@ impl Settings {
             storage,
             storage_cache_entries: raw.storage.cache_entries,
             transcripts,
-            qna_serve_key: raw
-                .qna
-                .serve_key
-                .clone()
-                .filter(|k| !secrecy::ExposeSecret::expose_secret(k).is_empty()),
+            qna_serve: raw.qna.serve,
+            qna_serve_key,
             qna,
             health: raw.health,
             log: raw.log,

@@ -348,11 +348,14 @@ pub fn app(state: AppState) -> Router {
     if let Some(key) = state.settings.auth.admin_key.clone() {
         router = router.nest("/admin", admin::router(key));
     }
-    router
-        .route(
+    // Serve mode is opt-in: unmounted, the path is a plain 404.
+    if state.settings.qna_serve {
+        router = router.route(
             "/language/:query-knowledgebases",
             post(cqa::query_knowledgebases).layer(DefaultBodyLimit::max(limit)),
-        )
+        );
+    }
+    router
         .route(
             "/api/messages",
             post(messages::post)
