@@ -601,7 +601,11 @@ impl Settings {
                         .ok_or_else(|| invalid("storage.path", "", "sqlite needs a file path"))?,
                 ),
             },
-            "cosmos" => StorageKind::Cosmos(cosmos_config(raw.storage.cosmos.as_ref(), &invalid)?),
+            "cosmos" => StorageKind::Cosmos(cosmos_config(
+                raw.storage.cosmos.as_ref(),
+                raw.bot.mode == "local",
+                &invalid,
+            )?),
             "blob" => StorageKind::Blob(blob_config(
                 raw.storage.blob.as_ref(),
                 "storage.blob",
@@ -1023,6 +1027,7 @@ fn client_id(s: &Option<String>) -> Option<String> {
 
 fn cosmos_config(
     raw: Option<&CosmosSettings>,
+    local_mode: bool,
     invalid: &Invalid<'_>,
 ) -> Result<CosmosConfig, SettingsError> {
     let raw = raw.ok_or_else(|| {
@@ -1080,6 +1085,9 @@ fn cosmos_config(
         container: raw.container.clone(),
         auth,
         preferred_regions: raw.preferred_regions.clone(),
+        // The database and container belong to infra in Azure; a laptop
+        // creates its own for a one-command start.
+        create_if_missing: local_mode,
     })
 }
 

@@ -12,7 +12,7 @@ use bot_auth::{AppCredentials, AppIdentity, ChannelValidator, InboundConfig, Ser
 use bot_schema::{ConnectorClient, CredentialProvider, NoCredentials};
 use bot_storage::transcript::{BlobTranscriptStore, SqliteTranscriptStore};
 use bot_storage::{
-    BlobStorage, CachedStorage, CosmosStorage, MemoryStorage, SqliteStorage, Storage,
+    BlobStorage, CachedStorage, CosmosStorage, MemoryStorage, SqliteStorage, Storage, StorageError,
     TranscriptStore,
 };
 use qna::{Answerer, CqaClient, EmbeddedAnswerer, QnaMakerClient, RemoteSettings, WithFallback};
@@ -108,12 +108,24 @@ pub async fn open_storage(kind: &StorageKind) -> anyhow::Result<Arc<dyn Storage>
             SqliteStorage::open(path)
                 .with_context(|| format!("opening SQLite state at {}", path.display()))?,
         ),
-        StorageKind::Cosmos(c) => Arc::new(CosmosStorage::open(c).await.with_context(|| {
-            format!(
-                "opening Cosmos DB state at {} (database {}, container {})",
-                c.endpoint, c.database, c.container
-            )
-        })?),
+        StorageKind::Cosmos(c) => Arc::new(match CosmosStorage::open(c).await {
+            Ok(s) => s,
+            // The service never creates them in production: say which
+            // setting names them.
+            Err(e @ StorageError::NotProvisioned { .. }) => anyhow::bail!(
+                "{e}: infra creates the database and container (the service's identity \
+                 may not); check storage.cosmos.database and storage.cosmos.container \
+                 (BOT__STORAGE__COSMOS__DATABASE, BOT__STORAGE__COSMOS__CONTAINER)"
+            ),
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "opening Cosmos DB state at {} (database {}, container {})",
+                        c.endpoint, c.database, c.container
+                    )
+                })
+            }
+        }),
         StorageKind::Blob(b) => Arc::new(BlobStorage::open(b).await.with_context(|| {
             format!(
                 "opening Blob state at {} (container {})",
