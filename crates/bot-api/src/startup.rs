@@ -25,7 +25,7 @@ use crate::bot::Bot;
 use crate::conversation_lock::ConversationLocks;
 use crate::drain::Drain;
 use crate::readiness::{
-    ChannelAuthCheck, HealthCheck, KnowledgeBaseCheck, Readiness, StorageCheck,
+    ChannelAuthCheck, HealthCheck, KnowledgeBaseCheck, Readiness, StorageCheck, StorageWriteCheck,
 };
 use crate::routes::{admin, cqa, health, messages};
 use crate::settings::{QnaKind, RemoteQna, Settings, StorageKind, TranscriptKind};
@@ -272,6 +272,11 @@ pub async fn build_state_with(
     );
     let mut checks: Vec<Arc<dyn HealthCheck>> = vec![
         Arc::new(StorageCheck(storage.clone())),
+        Arc::new(StorageWriteCheck::new(
+            storage.clone(),
+            &settings.region,
+            telemetry::instance_id(),
+        )),
         Arc::new(KnowledgeBaseCheck(answerer.clone())),
     ];
     let (auth, credentials): (_, Arc<dyn CredentialProvider>) = match settings.app.app_id.as_deref()

@@ -163,3 +163,75 @@ async fn an_unknown_command_is_refused_with_the_list() {
     assert!(answer.contains("blackhole"), "{answer}");
     assert_eq!(ctl(&p, "status").await, "mode=pass");
 }
+
+/// `write-forbidden` in front of the Cosmos DB stand-in (as infra deploys
+/// it: the container made first, creates refused): reads and queries pass,
+/// every write is Cosmos's 403 WriteForbidden, which the storage adapter
+/// reports as Unavailable; `pass` restores writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_forbidden_passes_reads_and_refuses_writes_as_cosmos_does() {
+    use bot_storage::standins::StandIn;
+    use bot_storage::{Change, CosmosConfig, CosmosStorage, Precondition, Storage, StorageError};
+    use serde_json::json;
+
+    let cosmos = StandIn::cosmos_entra_only(&["bot/state"]).await;
+    let p = proxy(format!("127.0.0.1:{}", cosmos.port()).parse().unwrap()).await;
+    let config = CosmosConfig {
+        endpoint: format!("http://{}/", p.listen),
+        create_if_missing: false,
+        ..cosmos.cosmos_config("bot", "state")
+    };
+    let s = CosmosStorage::open(&config).await.unwrap();
+    let key = "emulator/conversations/wf/".to_string();
+    let put = |n: i64| {
+        vec![Change {
+            key: key.clone(),
+            document: json!({"n": n}),
+            precondition: Precondition::None,
+        }]
+    };
+    s.write(put(1)).await.unwrap();
+
+    assert_eq!(ctl(&p, "write-forbidden").await, "mode=write-forbidden");
+    // On the wire: Cosmos's status and substatus.
+    let rsp = reqwest::Client::new()
+        .post(format!("http://{}/dbs/bot/colls/state/docs", p.listen))
+        .header("x-ms-documentdb-partitionkey", r#"["x"]"#)
+        .json(&json!({"id": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rsp.status(), 403);
+    assert_eq!(rsp.headers()["x-ms-substatus"], "3");
+    // Through the SDK: reads served, writes Unavailable. (The first call
+    // may meet a pooled connection the mode change closed.)
+    let start = Instant::now();
+    let read = loop {
+        match s.read(std::slice::from_ref(&key)).await {
+            Ok(r) => break r,
+            Err(e) => {
+                within_deadline(start, &format!("a read through write-forbidden ({e})"));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(read[&key].document, json!({"n": 1}));
+    s.ping().await.unwrap();
+    let err = s.write(put(2)).await.unwrap_err();
+    assert!(matches!(err, StorageError::Unavailable { .. }), "{err:?}");
+    let read = s.read(std::slice::from_ref(&key)).await.unwrap();
+    assert_eq!(
+        read[&key].document,
+        json!({"n": 1}),
+        "a refused write landed"
+    );
+
+    assert_eq!(ctl(&p, "pass").await, "mode=pass");
+    let start = Instant::now();
+    while let Err(e) = s.write(put(3)).await {
+        within_deadline(start, &format!("a write after pass ({e})"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let read = s.read(std::slice::from_ref(&key)).await.unwrap();
+    assert_eq!(read[&key].document, json!({"n": 3}));
+}

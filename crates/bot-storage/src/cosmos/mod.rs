@@ -92,7 +92,11 @@ fn map_err(e: CosmosError, key: &str) -> StorageError {
         };
     }
     let code = u16::from(status.status_code());
-    if !e.is_from_wire()
+    // 403/3 WriteForbidden: this region cannot write right now (the write
+    // region is unreachable, before the account fails over). Transient,
+    // like an outage: the channel retries, readiness moves traffic.
+    if status.is_write_forbidden()
+        || !e.is_from_wire()
         || code >= 500
         || status.is_throttled()
         || status.is_timeout()
