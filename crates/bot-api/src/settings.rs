@@ -100,6 +100,14 @@ pub struct BlobSettings {
     pub sas: Option<SecretString>,
     #[serde(default)]
     pub managed_identity_client_id: Option<String>,
+    /// The deadline of one Blob call, retries included; a read past it on
+    /// the primary tries the secondary.
+    #[serde(default = "default_blob_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+}
+
+fn default_blob_request_timeout_ms() -> u64 {
+    bot_storage::blob::DEFAULT_REQUEST_TIMEOUT.as_millis() as u64
 }
 
 /// `[transcripts]`: where every activity of a conversation is logged.
@@ -1168,11 +1176,19 @@ fn blob_config(
             ))
         }
     };
+    if raw.request_timeout_ms < 50 {
+        return Err(invalid(
+            &key("request_timeout_ms"),
+            &raw.request_timeout_ms.to_string(),
+            "must be at least 50",
+        ));
+    }
     Ok(BlobConfig {
         account_url: raw.account_url.clone(),
         secondary_url,
         container: raw.container.clone(),
         auth,
+        request_timeout: std::time::Duration::from_millis(raw.request_timeout_ms),
     })
 }
 

@@ -172,6 +172,7 @@ impl StandIn {
             secondary_url: None,
             container: container.to_string(),
             auth: BlobAuth::Sas(sas),
+            request_timeout: crate::blob::DEFAULT_REQUEST_TIMEOUT,
         }
     }
 
