@@ -84,15 +84,15 @@ const PAGE: &str = r#"<!doctype html>
 <style>
   html, body { height: 100%; margin: 0; font-family: system-ui, sans-serif; }
   body { display: flex; flex-direction: column; }
-  header { padding: 8px 14px; background: #f3f2f1; border-bottom: 1px solid #ccc; font-size: 14px; line-height: 1.5; }
-  header code { background: #e6e6e6; padding: 0 4px; border-radius: 3px; }
+  #info { padding: 8px 14px; background: #f3f2f1; border-bottom: 1px solid #ccc; font-size: 14px; line-height: 1.5; }
+  #info code { background: #e6e6e6; padding: 0 4px; border-radius: 3px; }
   #note { color: #7a4d00; }
   #webchat { flex: 1; min-height: 0; }
   #error { color: #a4262c; padding: 14px; }
 </style>
 </head>
 <body>
-<header>
+<header id="info">
   <strong>Local bot</strong> &middot; region <code id="region">{region}</code>
   &middot; knowledge base <code id="kb">{kb}</code>
   &middot; <a href="/readyz">/readyz</a>
