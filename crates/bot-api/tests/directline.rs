@@ -289,3 +289,46 @@ fn settings_refuse_a_missing_local_copy_and_a_zero_bound() {
         .to_string();
     assert!(bad.contains("webchat.max_conversations"), "{bad}");
 }
+
+#[tokio::test]
+async fn the_page_loads_web_chat_from_the_cdn_or_the_local_copy() {
+    let http = reqwest::Client::new();
+    let (base, _task) = serve(&[]).await;
+    let resp = http.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let page = resp.text().await.unwrap();
+    let defaults = Settings::load_from(&env(&[])).unwrap();
+    assert!(page.contains(&format!("src=\"{}\"", defaults.webchat.script_url)));
+    assert!(defaults
+        .webchat
+        .script_url
+        .contains("botframework-webchat/4.18."));
+    assert!(page.contains("kb/sample.tsv"), "the KB's source");
+    assert!(page.contains("<code id=\"region\">local</code>"));
+    assert!(page.contains("href=\"/readyz\""));
+    assert!(page.contains("any secret or token is accepted"));
+    let (status, _) = send(http.get(format!("{base}/webchat.js"))).await;
+    assert_eq!(status, 404, "no local copy configured");
+
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("webchat.js");
+    std::fs::write(&copy, "window.WebChat = {};").unwrap();
+    let (base, _task) = serve(&[(
+        "BOT__WEBCHAT__SCRIPT_FILE",
+        copy.to_str().unwrap().to_string(),
+    )])
+    .await;
+    let page = http.get(format!("{base}/")).send().await.unwrap();
+    assert!(page.text().await.unwrap().contains("src=\"/webchat.js\""));
+    let script = http.get(format!("{base}/webchat.js")).send().await.unwrap();
+    assert_eq!(script.status(), 200);
+    assert!(script.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    assert_eq!(script.text().await.unwrap(), "window.WebChat = {};");
+}
