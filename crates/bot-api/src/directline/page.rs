@@ -100,7 +100,7 @@ const PAGE: &str = r#"<!doctype html>
 </header>
 <div id="webchat" role="main"></div>
 <div id="error" hidden></div>
-<script src="{script}" crossorigin="anonymous"></script>
+<script id="webchat-script" src="{script}" crossorigin="anonymous"></script>
 <script>
 (async function () {
   const fail = message => {
@@ -109,7 +109,8 @@ const PAGE: &str = r#"<!doctype html>
     e.hidden = false;
   };
   if (!window.WebChat) {
-    fail('Web Chat did not load from {script}. Without internet, set webchat.script_file to a local copy of webchat.js (npm botframework-webchat, dist/webchat.js).');
+    const src = document.getElementById('webchat-script').src;
+    fail('Web Chat did not load from ' + src + '. Without internet, set webchat.script_file (BOT__WEBCHAT__SCRIPT_FILE) to a local copy of webchat.js (npm botframework-webchat, dist/webchat.js).');
     return;
   }
   const userID = 'user-' + Math.random().toString(36).slice(2, 10);
