@@ -471,7 +471,11 @@ async fn stream(
         Ok(u) => u,
         Err(rejection) => return Ok(rejection.into_response()),
     };
-    Ok(upgrade.on_upgrade(move |socket| pump(dl, id, w, socket)))
+    // Clients send only empty keep-alives on it; nothing big is read.
+    Ok(upgrade
+        .max_message_size(64 * 1024)
+        .max_frame_size(64 * 1024)
+        .on_upgrade(move |socket| pump(dl, id, w, socket)))
 }
 
 async fn pump(dl: Shared, id: String, mut sent: u64, mut socket: WebSocket) {
