@@ -43,6 +43,16 @@ pub enum ApiError {
         "another instance is sending this conversation's replies; retry after {retry_after:?}"
     )]
     RepliesClaimed { retry_after: std::time::Duration },
+    /// Local Direct Line: an unknown (or evicted) conversation, or a route
+    /// that needs a setting that is not set.
+    #[error("{0}")]
+    NotFound(String),
+    /// Local Direct Line: the bot did not accept the activity it delivered.
+    #[error("the bot answered the activity with {status}: {detail}")]
+    BotFailed { status: u16, detail: String },
+    /// Local Direct Line: its own SQLite file could not be used.
+    #[error("{0}")]
+    DirectLineStore(String),
 }
 
 impl ApiError {
@@ -87,6 +97,10 @@ impl ApiError {
             ApiError::AdminUnauthorized => StatusCode::UNAUTHORIZED,
             ApiError::RepliesPending(_) => StatusCode::BAD_GATEWAY,
             ApiError::RepliesClaimed { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            // As Azure's Direct Line answers when the bot fails.
+            ApiError::BotFailed { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::DirectLineStore(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -103,6 +117,9 @@ impl ApiError {
             ApiError::ShuttingDown => "ShuttingDown",
             ApiError::RepliesPending(_) => "RepliesPending",
             ApiError::RepliesClaimed { .. } => "RepliesPending",
+            ApiError::NotFound(_) => "NotFound",
+            ApiError::BotFailed { .. } => "BotError",
+            ApiError::DirectLineStore(_) => "StoreError",
             ApiError::Auth(AuthError::ServiceUrlNotAllowed { .. }) => "ServiceUrlNotAllowed",
             ApiError::Auth(AuthError::KeysUnavailable { .. }) => "AuthUnavailable",
             ApiError::Auth(_) | ApiError::AdminUnauthorized => match self.status() {

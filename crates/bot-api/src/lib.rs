@@ -3,6 +3,7 @@
 pub mod app_state;
 pub mod bot;
 pub mod conversation_lock;
+pub mod directline;
 pub mod dispatch;
 pub mod drain;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod state;
 pub mod telemetry;
 pub mod transcripts;
 pub mod turn;
+pub mod webchat_settings;
 
 pub use app_state::AppState;
 pub use error::ApiError;

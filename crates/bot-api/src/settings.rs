@@ -364,6 +364,8 @@ struct Raw {
     telemetry: TelemetrySettings,
     #[serde(default)]
     lu: RawLuSettings,
+    #[serde(default)]
+    webchat: crate::webchat_settings::WebchatSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -483,6 +485,8 @@ pub struct Settings {
     pub app: AppCredentials,
     pub telemetry: TelemetrySettings,
     pub lu: LuSettings,
+    /// `[webchat]`: the local Direct Line and Web Chat page.
+    pub webchat: crate::webchat_settings::WebchatSettings,
 }
 
 impl Settings {
@@ -512,6 +516,7 @@ impl Settings {
             "auth": self.auth,
             "app": self.app,
             "telemetry": self.telemetry,
+            "webchat": self.webchat,
         })
     }
 
@@ -947,6 +952,7 @@ impl Settings {
         telemetry.app_insights_connection_string =
             var("APPLICATIONINSIGHTS_CONNECTION_STRING").map(SecretString::from);
         let lu = crate::lu_settings::validate(raw.lu, &config_dir, &invalid)?;
+        let webchat = crate::webchat_settings::validate(raw.webchat, &invalid)?;
         let app = AppCredentials {
             app_id: var("MicrosoftAppId"),
             app_password: var("MicrosoftAppPassword").map(SecretString::from),
@@ -1011,6 +1017,7 @@ impl Settings {
             app,
             telemetry,
             lu,
+            webchat,
         })
     }
 }

@@ -367,6 +367,8 @@ pub fn app(state: AppState) -> Router {
     let region = HeaderValue::from_str(&state.settings.region)
         .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
     let limit = state.settings.server.max_body_bytes;
+    // Local mode only: Direct Line and the Web Chat page (empty otherwise).
+    let directline = crate::directline::router(&state);
     // CQA's path has a literal ':' segment, which axum 0.8 would take for
     // 0.7 capture syntax without this.
     let mut router = Router::new().without_v07_checks();
@@ -390,6 +392,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)
+        .merge(directline)
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-bot-region"),
