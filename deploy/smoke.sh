@@ -6,12 +6,17 @@
 # Usage: deploy/smoke.sh BASE_URL EXPECTED_REGION
 # Auth (production regions never run open): set SMOKE_APP_ID, SMOKE_APP_SECRET
 # and SMOKE_TENANT_ID (SingleTenant) to get a token from Entra, or SMOKE_TOKEN.
+# SMOKE_SERVICE_URL: the activity's serviceUrl. It must pass the production
+# allow-list (auth.allowed_service_hosts, https); with expectReplies nothing
+# is ever sent to it. Default: Web Chat's.
+# Run in CI against a production-mode bot: crates/bot-api/tests/smoke.rs.
 set -euo pipefail
 
 base=${1:?usage: smoke.sh BASE_URL EXPECTED_REGION}
 base=${base%/}
 region=${2:?usage: smoke.sh BASE_URL EXPECTED_REGION}
 tries=${SMOKE_TRIES:-30}
+service_url=${SMOKE_SERVICE_URL:-https://webchat.botframework.com/}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -48,9 +53,9 @@ auth=()
 [[ -n $token ]] && auth=(-H "authorization: Bearer $token")
 
 run="smoke-$region-$(date -u +%Y%m%dT%H%M%S)-$RANDOM"
-jq -n --arg id "$run" '{
+jq -n --arg id "$run" --arg serviceUrl "$service_url" '{
     type: "message", id: $id, channelId: "emulator", deliveryMode: "expectReplies",
-    serviceUrl: "https://smoke.invalid/", conversation: {id: $id},
+    serviceUrl: $serviceUrl, conversation: {id: $id},
     from: {id: "smoke-test"}, recipient: {id: "bot"}, text: "What can you do?"
 }' >"$work/activity.json"
 code=$(curl -sS -o "$work/reply.json" -D "$work/reply.h" -w '%{http_code}' --max-time 30 \

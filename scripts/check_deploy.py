@@ -11,6 +11,16 @@
 - Every region named there has a config/regions/<region>.toml.
 - The pipelines deploy the environment's secondary region first, then the
   primary, as infra/env/<env>.parameters.json names them.
+- Safe releases: `image` has no default in any Bicep file; the release sets
+  the image on the staging slot only, smoke-tests it, then swaps; the
+  secondary goes first as the passive region and the primary second as the
+  active one, whose release takes it out of the router before the swap and
+  puts it back after.
+- Health: App Service's health check is /healthz, the bot's routers (Traffic
+  Manager, Front Door) probe /readyz, Traffic Manager's probe timeout is
+  within 5-9 s.
+- Every alert (metric, log query, Event Grid to Azure Monitor) notifies an
+  action group; each environment's global region is neither stamp region.
 - The image maps PORT to BOT__SERVER__LISTEN; the deploy scripts pass bash -n.
 
 Usage: check_deploy.py [--root DIR] [--self-test]
@@ -230,11 +240,141 @@ class Check:
         elif not depends(primary, secondary):
             self.problem(f"{name}: the {primary} deploy does not wait for {secondary}")
 
+    def bicep(self):
+        return {self.rel(f): f.read_text() for f in self.files("infra/**/*.bicep")}
+
+    def check_releases(self):
+        """image without default; staging slot, smoke, swap; passive first."""
+        for name, text in self.bicep().items():
+            for m in re.finditer(r"^\s*param\s+image\s+string\s*=.*$", text, re.M):
+                self.problem(f"{name}: `{m.group(0).strip()}`: image must have no default "
+                             "(an infra run would point the apps at it)")
+        for name in ("deploy/templates/deploy-region.yml", ".github/workflows/deploy-region.yml"):
+            f = self.root / name
+            if not f.exists():
+                self.problem(f"{name}: missing")
+                continue
+            text = f.read_text()
+            code = "\n".join(l for l in text.splitlines() if not COMMENT.match(l))
+            for line in re.findall(r"az webapp config container set(?:[^\n]*\\\n)*[^\n]*", code):
+                if "--slot staging" not in line:
+                    self.problem(f"{name}: sets the image outside the staging slot: {' '.join(line.split())}")
+            steps = {
+                "staging image": code.find("--slot staging --container-image-name"),
+                "smoke test": code.find("deploy/smoke.sh"),
+                "router disable": code.find("router-endpoint.sh disable"),
+                "swap": code.find("slot swap"),
+                "router enable": code.find("router-endpoint.sh enable"),
+            }
+            for step, at in steps.items():
+                if at < 0:
+                    self.problem(f"{name}: no {step} step")
+            order = [k for k, v in sorted(steps.items(), key=lambda kv: kv[1]) if v >= 0]
+            if all(v >= 0 for v in steps.values()) and order != list(steps):
+                self.problem(f"{name}: steps run as {order}, expected {list(steps)}")
+            if "az webapp config appsettings set" in code:
+                self.problem(f"{name}: sets app settings; they are the Bicep's (on the staging slot)")
+
+    def check_roles(self):
+        """The secondary is released as the passive region, the primary as the active."""
+        found = {}
+        azp = self.yaml.get("deploy/azure-pipelines.yml")
+        if azp:
+            pipeline = azp[0]
+            env = (pipeline.get("variables") or {}).get("envName")
+            found["deploy/azure-pipelines.yml"] = (env, {
+                s["parameters"]["region"]: s["parameters"].get("role")
+                for s in pipeline.get("stages", [])
+                if "template" in s and "region" in s.get("parameters", {})
+            })
+        gha = self.yaml.get(".github/workflows/deploy.yml")
+        if gha:
+            jobs = [j for j in gha[0].get("jobs", {}).values() if "deploy-region.yml" in str(j.get("uses", ""))]
+            envs = {j["with"].get("env-name") for j in jobs}
+            found[".github/workflows/deploy.yml"] = (
+                envs.pop() if len(envs) == 1 else None,
+                {j["with"]["region"]: j["with"].get("role") for j in jobs},
+            )
+        for name, (env, roles) in found.items():
+            params = self.envs.get(env)
+            if params is None:
+                continue
+            want = {params["secondaryRegion"]["value"]: "passive", params["primaryRegion"]["value"]: "active"}
+            for region, role in want.items():
+                if roles.get(region) != role:
+                    self.problem(f"{name}: {region} is released with role {roles.get(region)!r}, "
+                                 f"expected {role!r} (the passive region goes first)")
+
+    def check_health(self):
+        bicep = self.bicep()
+        for name, text in bicep.items():
+            for path in re.findall(r"healthCheckPath:\s*'([^']*)'", text):
+                if path != "/healthz":
+                    self.problem(f"{name}: App Service health check on {path}, expected /healthz "
+                                 "(liveness; /readyz is the router's)")
+        probes = {
+            "infra/global/traffic-manager.bicep": r"monitorConfig:\s*\{[^}]*?path:\s*'([^']*)'",
+            "infra/global/front-door.bicep": r"probePath:\s*'([^']*)'",
+        }
+        for name, pattern in probes.items():
+            text = bicep.get(name)
+            if text is None:
+                self.problem(f"{name}: missing")
+                continue
+            paths = re.findall(pattern, text, re.S)
+            if not paths:
+                self.problem(f"{name}: no probe path found")
+            for path in paths:
+                if path != "/readyz":
+                    self.problem(f"{name}: the router probes {path}, expected /readyz")
+        tm = bicep.get("infra/global/traffic-manager.bicep", "")
+        m = re.search(r"((?:@\w+\([^)]*\)\s*)*)param\s+probeTimeoutSeconds\s+int\s*=\s*(\d+)", tm)
+        if not m:
+            self.problem("infra/global/traffic-manager.bicep: no probeTimeoutSeconds parameter")
+        else:
+            lo = re.search(r"@minValue\((\d+)\)", m.group(1))
+            hi = re.search(r"@maxValue\((\d+)\)", m.group(1))
+            default = int(m.group(2))
+            if not (lo and hi and 5 <= int(lo.group(1)) and int(hi.group(1)) <= 9 and 5 <= default <= 9):
+                self.problem("infra/global/traffic-manager.bicep: probeTimeoutSeconds must be "
+                             "bounded to 5-9 s (@minValue/@maxValue) with a default in range")
+
+    def check_alerts(self):
+        """Every alert resource names an action group."""
+        self.alerts = 0
+        kinds = ("Microsoft.Insights/metricAlerts", "Microsoft.Insights/scheduledQueryRules",
+                 "Microsoft.Insights/activityLogAlerts")
+        for name, text in self.bicep().items():
+            vars_ = {m.group(1): block(text, m.end() - 1) for m in re.finditer(r"^var\s+(\w+)\s*=\s*\[", text, re.M)}
+            for m in re.finditer(r"^resource\s+(\w+)\s+'([^@']+)@[^']*'[^{]*\{", text, re.M):
+                res, kind = m.group(1), m.group(2)
+                body = block(text, m.end() - 1)
+                if kind in kinds:
+                    self.alerts += 1
+                    a = re.search(r"^\s*actions:\s*(\w+)\s*$", body, re.M)
+                    actions = vars_.get(a.group(1), "") if a else body
+                    if not re.search(r"actionGroupId:\s*actionGroupId|actionGroups:\s*\[\s*actionGroupId", actions):
+                        self.problem(f"{name}: alert {res} ({kind}) has no action group (actionGroupId)")
+                elif "endpointType: 'MonitorAlert'" in body:
+                    self.alerts += 1
+                    if not re.search(r"actionGroups:\s*\[\s*actionGroupId", body):
+                        self.problem(f"{name}: alert {res} (Event Grid to Azure Monitor) has no action group")
+            if re.search(r"^\s*param\s+actionGroupId\s+string\s*=", text, re.M):
+                self.problem(f"{name}: actionGroupId has a default; alerts must go to the one given")
+        for env, params in self.envs.items():
+            g = params.get("globalRegion", {}).get("value")
+            stamps = {params["primaryRegion"]["value"], params["secondaryRegion"]["value"]}
+            if g is None or g in stamps:
+                self.problem(f"infra/env: {env}: globalRegion {g!r} must be set and be neither stamp region "
+                             f"({', '.join(sorted(stamps))})")
+            if not params.get("actionGroupId", {}).get("value"):
+                self.problem(f"infra/env: {env}: no actionGroupId")
+
     def check_image(self):
         docker = self.root / "deploy" / "Dockerfile"
         entry = self.root / "deploy" / "entrypoint.sh"
         text = docker.read_text() if docker.exists() else ""
-        for want in ("COPY config/", "COPY kb/", "USER "):
+        for want in ("COPY config/", "COPY kb/", "USER ", "/usr/local/bin/botctl"):
             if want not in text:
                 self.problem(f"deploy/Dockerfile: no '{want}'")
         script = entry.read_text() if entry.exists() else ""
@@ -256,8 +396,33 @@ class Check:
         self.check_yaml_parses()
         self.check_names_and_regions()
         self.check_order()
+        self.check_releases()
+        self.check_roles()
+        self.check_health()
+        self.check_alerts()
         self.check_image()
         return self
+
+
+def block(text, brace):
+    """The text from the bracket at `brace` to its match (strings skipped)."""
+    pairs = {"{": "}", "[": "]"}
+    depth, i, quote = 0, brace, False
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "'":
+                quote = False
+        elif c == "'":
+            quote = True
+        elif c in pairs:
+            depth += 1
+        elif c in pairs.values():
+            depth -= 1
+            if depth == 0:
+                return text[brace:i + 1]
+        i += 1
+    return text[brace:]
 
 
 def walk(node, key=""):
@@ -274,7 +439,8 @@ def walk(node, key=""):
 def report(check):
     print(
         f"deploy: {len(check.yaml)} YAML files parse; {len(check.names)} setting names checked "
-        f"against {len(check.keys)} config keys; regions {', '.join(sorted(check.regions))}"
+        f"against {len(check.keys)} config keys; regions {', '.join(sorted(check.regions))}; "
+        f"{check.alerts} alerts with an action group; slot releases passive first"
     )
     if check.used_pending:
         print("  note: set before config has them (deploy/pending-config-keys.txt): "
@@ -291,8 +457,8 @@ def report(check):
 
 # Each case breaks a copy of the repository one way; the check must say so.
 CASES = [
-    ("a misspelt region variable", "deploy/templates/deploy-region.yml",
-     "BOT_REGION=$(region)", "BOT_REGON=$(region)", "BOT_REGON is not a setting"),
+    ("a misspelt region variable", "deploy/local/stack",
+     "BOT_REGION=$3", "BOT_REGON=$3", "BOT_REGON is not a setting"),
     ("a misspelt Bicep app setting", "infra/stamp/stamp.bicep",
      "'BOT__LOG__FORMAT'", "'BOT__LOG__FORMT'", "BOT__LOG__FORMT is not a setting"),
     ("a Bot Framework name in the wrong case", "deploy/Dockerfile",
@@ -313,6 +479,38 @@ CASES = [
      "config has [telemetry.export_blob] but no account;"),
     ("a config key removed from default.toml", "config/default.toml",
      'format = "text"', "", "BOT__LOG__FORMAT is not a setting"),
+    ("botctl left out of the image", "deploy/Dockerfile",
+     "COPY --from=build /botctl /usr/local/bin/botctl", "", "no '/usr/local/bin/botctl'"),
+    ("an image with a default", "infra/main.bicep",
+     "param image string\n", "param image string = 'bot-api:latest'\n", "image must have no default"),
+    ("an image with a default in a stamp", "infra/stamp/stamp.bicep",
+     "param image string\n", "param image string = 'bot-api:bootstrap'\n", "image must have no default"),
+    ("the image set on the production slot", "deploy/templates/deploy-region.yml",
+     "--slot staging --container-image-name", "--container-image-name", "sets the image outside the staging slot"),
+    ("the staging slot's smoke test removed", ".github/workflows/deploy-region.yml",
+     "deploy/smoke.sh \"https://$host\" \"$REGION\"", "true",
+     "no smoke test step"),
+    ("the active region never taken out of the router", "deploy/templates/deploy-region.yml",
+     "router-endpoint.sh disable", "router-endpoint.sh enable-x", "no router disable step"),
+    ("the primary released as the passive region", "deploy/azure-pipelines.yml",
+     "role: active", "role: passive", "eastus2 is released with role 'passive', expected 'active'"),
+    ("the secondary released as the active region", ".github/workflows/deploy.yml",
+     "role: passive", "role: active", "centralus is released with role 'active', expected 'passive'"),
+    ("App Service health on /readyz", "infra/stamp/stamp.bicep",
+     "healthCheckPath: '/healthz'", "healthCheckPath: '/readyz'", "App Service health check on /readyz"),
+    ("Traffic Manager probing /healthz", "infra/global/traffic-manager.bicep",
+     "path: '/readyz'", "path: '/healthz'", "the router probes /healthz"),
+    ("Front Door probing /", "infra/global/front-door.bicep",
+     "probePath: '/readyz'", "probePath: '/'", "the router probes /, expected /readyz"),
+    ("a probe timeout of 10 s", "infra/global/traffic-manager.bicep",
+     "@maxValue(9)", "@maxValue(10)", "probeTimeoutSeconds must be bounded to 5-9 s"),
+    ("a metric alert without an action group", "infra/global/alerts.bicep",
+     "    actions: actions\n", "    actions: []\n", "has no action group"),
+    ("a log alert without an action group", "infra/global/alerts.bicep",
+     "actionGroups: [actionGroupId]", "actionGroups: []", "alert readiness"),
+    ("the global group in the primary region", "infra/env/prod.parameters.json",
+     '"globalRegion": { "value": "westus3" }', '"globalRegion": { "value": "eastus2" }',
+     "globalRegion 'eastus2' must be set and be neither stamp region"),
 ]
 
 

@@ -3,10 +3,18 @@
 // official Rust SDK (azure_data_cosmos 1.x) expects what real Cosmos does.
 //
 //   node standins/cosmos.js [--port N] [--host 127.0.0.1] [--regions "A,B"]
+//                           [--create DB/CONTAINER ...] [--entra-only]
 //
 // Prints one line `COSMOS_ENDPOINT=http://host:port/` once it accepts
 // connections, then serves until killed. Plain http only: the SDK is told
 // (by the caller) to use HTTP/1.1 and JSON, as the server speaks nothing else.
+//
+// --create DB/CONTAINER (repeatable) makes a database and a container
+// (partition key /id) before the endpoint is printed: what infra does.
+// --entra-only answers as an account with key auth disabled answers an
+// identity that has data-plane rights only: every database, container or
+// UDF create, replace or delete is 403 with Cosmos's body, whether or not
+// it exists; reads, queries and item operations are served.
 "use strict";
 
 const path = require("path");
@@ -111,18 +119,100 @@ wrap("query-documents", (orig) => async (account, req, res, params) => {
   return { ...body, Documents: docs, _count: docs.length };
 });
 
+// 5. Entra-only: control-plane writes are refused as Cosmos refuses them
+//    (RBAC data-plane roles carry no control-plane actions), after the
+//    launcher's own --create set-up is done.
+let entraOnly = false;
+const controlPlane = {
+  "create-database": "sqlDatabases/write",
+  "delete-database": "sqlDatabases/delete",
+  "create-collection": "sqlDatabases/containers/write",
+  "replace-collection": "sqlDatabases/containers/write",
+  "delete-collection": "sqlDatabases/containers/delete",
+  "create-user-defined-function": "sqlDatabases/containers/userDefinedFunctions/write",
+  "replace-user-defined-function": "sqlDatabases/containers/userDefinedFunctions/write",
+  "upsert-user-defined-function": "sqlDatabases/containers/userDefinedFunctions/write",
+  "delete-user-defined-function": "sqlDatabases/containers/userDefinedFunctions/delete",
+};
+const { randomUUID } = require("crypto");
+for (const [name, action] of Object.entries(controlPlane)) {
+  wrap(name, (orig) => (account, req, res, params) => {
+    if (!entraOnly) return orig(account, req, res, params);
+    res.statusCode = 403;
+    res.setHeader("x-ms-substatus", "5301");
+    const account_ = (req.headers.host || "localhost").split(":")[0];
+    return {
+      code: "Forbidden",
+      message:
+        `Request blocked by Auth ${account_} : Request is blocked because principal ` +
+        `[00000000-0000-0000-0000-000000000000] does not have required RBAC permissions ` +
+        `to perform action [Microsoft.DocumentDB/databaseAccounts/${action}] on any scope.` +
+        `\r\nActivityId: ${randomUUID()}, Microsoft.Azure.Documents.Common/2.14.0`,
+    };
+  });
+}
+
 const { createHttpServer } = require(lib);
+const http = require("http");
+
+// One set-up request to this server, as infra's deployment would make it.
+function setupRequest(port, host, path, body) {
+  return new Promise((resolve, reject) => {
+    const data = JSON.stringify(body);
+    const req = http.request(
+      {
+        host, port, path, method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(data),
+          "x-ms-version": "2020-07-15",
+        },
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (c) => (text += c));
+        res.on("end", () => {
+          if (res.statusCode < 300 || res.statusCode === 409) resolve();
+          else reject(new Error(`set-up POST ${path}: ${res.statusCode} ${text}`));
+        });
+      }
+    );
+    req.on("error", reject);
+    req.end(data);
+  });
+}
+
+async function setup(port, host, creates) {
+  for (const spec of creates) {
+    const [db, coll] = spec.split("/");
+    await setupRequest(port, host, "/dbs", { id: db });
+    await setupRequest(port, host, `/dbs/${encodeURIComponent(db)}/colls`, {
+      id: coll,
+      partitionKey: { paths: ["/id"], kind: "Hash", version: 2 },
+    });
+  }
+}
 
 function parseArgs(argv) {
-  const args = { port: 0, host: "127.0.0.1" };
+  const args = { port: 0, host: "127.0.0.1", create: [], entraOnly: false };
   for (let i = 0; i < argv.length; i += 1) {
     const a = argv[i];
     if (a === "--port" || a === "-p") args.port = parseInt(argv[++i], 10);
     else if (a === "--host") args.host = argv[++i];
     else if (a === "--regions") args.regions = argv[++i];
+    else if (a === "--create") {
+      const spec = argv[++i] || "";
+      if (!/^[^/\\?#]+\/[^/\\?#]+$/.test(spec)) {
+        console.error(`cosmos.js: --create expects DATABASE/CONTAINER, got ${JSON.stringify(spec)}`);
+        process.exit(2);
+      }
+      args.create.push(spec);
+    } else if (a === "--entra-only") args.entraOnly = true;
     else if (a === "--no-ssl") continue; // always plain http
     else if (a === "--help" || a === "-h") {
-      console.log('usage: node cosmos.js [--port N] [--host 127.0.0.1] [--regions "A,B"]');
+      console.log(
+        'usage: node cosmos.js [--port N] [--host 127.0.0.1] [--regions "A,B"] [--create DB/CONTAINER ...] [--entra-only]'
+      );
       process.exit(0);
     } else {
       console.error(`cosmos.js: unknown argument ${a}`);
@@ -153,7 +243,15 @@ server.on("error", (err) => {
 });
 server.listen(args.port, args.host, () => {
   const { port } = server.address();
-  console.log(`COSMOS_ENDPOINT=http://${args.host}:${port}/`);
+  setup(port, args.host, args.create)
+    .then(() => {
+      entraOnly = args.entraOnly;
+      console.log(`COSMOS_ENDPOINT=http://${args.host}:${port}/`);
+    })
+    .catch((err) => {
+      console.error(`cosmos.js: ${err.message}`);
+      process.exit(1);
+    });
 });
 for (const sig of ["SIGTERM", "SIGINT"]) {
   process.on(sig, () => process.exit(0));

@@ -5,7 +5,10 @@
 @description('Name prefix, e.g. bot-prod.')
 param name string
 
-@description('Region A (primary): Cosmos write region, Key Vault and registry home.')
+@description('Region of the global parts (Key Vault, registry home, Cosmos DB account metadata, bot identity): neither stamp\'s region, so losing a stamp region leaves the control of the rest where it was.')
+param globalRegion string
+
+@description('Region A (primary): Cosmos write region and registry replica.')
 param primaryRegion string
 
 @description('Region B (secondary): Cosmos failover region and registry replica.')
@@ -30,7 +33,9 @@ resource cosmos 'Microsoft.DocumentDB/databaseAccounts@2024-05-15' = {
   // checkov:skip=CKV_AZURE_99: App Service reaches Cosmos over its public endpoint until the stamps get VNet integration; access is Entra-only (local auth off), so a network rule would be the second lock, not the first.
   // checkov:skip=CKV_AZURE_101: same reason as CKV_AZURE_99; public network access is needed by the web apps without VNet integration.
   name: 'cosmos-${name}-${suffix}'
-  location: primaryRegion
+  // The account's metadata (its control plane: failover priority, keys,
+  // settings) lives here; its data lives in the locations below.
+  location: globalRegion
   kind: 'GlobalDocumentDB'
   tags: tags
   properties: {
@@ -85,7 +90,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_109: the web apps resolve Key Vault references over the public endpoint until the stamps get VNet integration; access is RBAC-only.
   // checkov:skip=CKV_AZURE_189: same reason as CKV_AZURE_109.
   name: take('kv-${replace(name, '-', '')}${suffix}', 24)
-  location: primaryRegion
+  location: globalRegion
   tags: tags
   properties: {
     tenantId: subscription().tenantId
@@ -116,9 +121,10 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
   // checkov:skip=CKV_AZURE_139: App Service pulls over the public endpoint until the stamps get VNet integration; pulls need Entra (admin user off).
   // checkov:skip=CKV_AZURE_166: image quarantine needs a scanner in the push path, which this project does not run yet.
   name: take('cr${replace(name, '-', '')}${suffix}', 50)
-  location: primaryRegion
+  location: globalRegion
   tags: tags
-  // Premium for geo-replication: region B pulls its image even when A is down.
+  // Premium for geo-replication: each stamp pulls from its own replica, so
+  // neither depends on the registry's home region at pull time.
   sku: { name: 'Premium' }
   properties: {
     adminUserEnabled: false
@@ -131,21 +137,63 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
   }
 }
 
-resource registryReplica 'Microsoft.ContainerRegistry/registries/replications@2023-07-01' = {
+resource registryReplicas 'Microsoft.ContainerRegistry/registries/replications@2023-07-01' = [for region in [primaryRegion, secondaryRegion]: {
   parent: registry
-  name: secondaryRegion
-  location: secondaryRegion
+  name: region
+  location: region
   properties: {
     zoneRedundancy: 'Enabled'
   }
-}
+}]
 
 // The bot's own identity for the UserAssignedMSI app type: one identity for both
 // regions, because the bot registration names exactly one.
 resource botIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = if (botAppType == 'UserAssignedMSI') {
   name: 'id-${name}-bot'
-  location: primaryRegion
+  location: globalRegion
   tags: tags
+}
+
+// The global parts' logs: Cosmos DB, Key Vault and the router send theirs here.
+resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: 'log-${name}-global'
+  location: globalRegion
+  tags: tags
+  properties: {
+    sku: { name: 'PerGB2018' }
+    retentionInDays: 30
+  }
+}
+
+resource cosmosDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: cosmos
+  properties: {
+    workspaceId: workspace.id
+    // Resource-specific tables (CDBDataPlaneRequests, ...) rather than AzureDiagnostics.
+    logAnalyticsDestinationType: 'Dedicated'
+    logs: [
+      { categoryGroup: 'allLogs', enabled: true }
+    ]
+    metrics: [
+      { category: 'Requests', enabled: true }
+    ]
+  }
+}
+
+resource vaultDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: vault
+  properties: {
+    workspaceId: workspace.id
+    // AuditEvent: who read which secret, and certificate lifecycle events.
+    logs: [
+      { categoryGroup: 'audit', enabled: true }
+    ]
+    metrics: [
+      { category: 'AllMetrics', enabled: true }
+    ]
+  }
 }
 
 output cosmosAccountName string = cosmos.name
@@ -154,6 +202,8 @@ output cosmosDatabase string = cosmosDatabase
 output cosmosContainer string = cosmosContainer
 output keyVaultName string = vault.name
 output keyVaultId string = vault.id
+output cosmosId string = cosmos.id
+output workspaceId string = workspace.id
 output registryName string = registry.name
 output registryLoginServer string = registry.properties.loginServer
 output botIdentityId string = botAppType == 'UserAssignedMSI' ? botIdentity.id : ''

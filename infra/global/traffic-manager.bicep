@@ -7,15 +7,21 @@ param name string
 @description('Web app resource ids in priority order: region A (primary) first.')
 param siteIds array
 
+@description('Endpoint names, the regions, in the order of siteIds: the runbook and the pipelines disable and enable endpoints by these names.')
+param endpointNames array
+
+@description('Log Analytics workspace for the probe health events.')
+param workspaceId string
+
 param tags object = {}
 
 @description('Probe interval: 10 s is Traffic Manager fast probing (30 s is the normal rate).')
 @allowed([10, 30])
 param probeIntervalSeconds int = 10
 
-@description('Fast probing needs a timeout of 5-9 s.')
+@description('Fast probing (10 s) needs a timeout of 5-9 s.')
 @minValue(5)
-@maxValue(10)
+@maxValue(9)
 param probeTimeoutSeconds int = 5
 
 @minValue(0)
@@ -49,7 +55,7 @@ resource profile 'Microsoft.Network/trafficmanagerprofiles@2022-04-01' = {
       ]
     }
     endpoints: [for (siteId, i) in siteIds: {
-      name: 'region-${i == 0 ? 'a' : 'b'}'
+      name: endpointNames[i]
       type: 'Microsoft.Network/trafficManagerProfiles/azureEndpoints'
       properties: {
         targetResourceId: siteId
@@ -60,5 +66,21 @@ resource profile 'Microsoft.Network/trafficmanagerprofiles@2022-04-01' = {
   }
 }
 
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: profile
+  properties: {
+    workspaceId: workspaceId
+    // ProbeHealthStatusEvents: each endpoint's probe result changes.
+    logs: [
+      { categoryGroup: 'allLogs', enabled: true }
+    ]
+    metrics: [
+      { category: 'AllMetrics', enabled: true }
+    ]
+  }
+}
+
+output name string = profile.name
 output fqdn string = profile.properties.dnsConfig.fqdn
 output id string = profile.id

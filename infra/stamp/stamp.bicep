@@ -1,6 +1,8 @@
 // One regional stamp: the same module deployed to region A (primary) and
 // region B (secondary). Everything a region needs to serve alone: its plan and
-// web app, identity, storage, monitoring, and its grants on the global parts.
+// web app (production and staging slots), identity, storage, monitoring, and
+// its grants on the global parts. Its Language and Search (language.bicep)
+// come from main.bicep first, since each stamp names both regions'.
 
 @description('Name prefix, e.g. bot-prod.')
 param name string
@@ -19,8 +21,8 @@ param keyVaultName string
 param registryName string
 param registryLoginServer string
 
-@description('Image repository and tag in the registry. The pipeline replaces the tag on each release.')
-param image string = 'bot-api:bootstrap'
+@description('Image (repository:tag or @digest) for the staging slot. No default: the production slot gets its image only by a swap, never from an infra run.')
+param image string
 
 @allowed(['SingleTenant', 'UserAssignedMSI'])
 param botAppType string
@@ -48,6 +50,17 @@ param customDomain string = ''
 
 @description('Key Vault secret name of the TLS certificate for customDomain.')
 param certificateSecretName string = ''
+
+@description('Language endpoints in this region\'s order: its own first, then the paired region\'s (main.bicep, from the language modules\' outputs).')
+param languageEndpoints array
+
+@description('CQA project and CLU project/deployment, as the deployment step creates them (deploy/language-projects.sh).')
+param qnaProject string = 'bot-faq'
+param cluProject string = 'bot-intents'
+param languageDeployment string = 'production'
+
+@description('Front Door variant: the profile\'s id (X-Azure-FDID). Set, the production slot accepts only Front Door\'s backend addresses carrying it.')
+param frontDoorId string = ''
 
 param tags object = {}
 
@@ -87,15 +100,54 @@ var botSettings = [
 var secretSettings = isMsi ? [] : [
   { name: 'MicrosoftAppPassword', value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=MicrosoftAppPassword)' }
 ]
-// The Language resources' keys, this region's first (config/regions: qna).
+// Answers (CQA) and intents (CLU) from the Language resources named by the
+// deployment's outputs, this region's first; their keys in the same order, a
+// Key Vault secret that main.bicep writes from the resources themselves.
+var languageKeys = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=LanguageKeys-${region})'
 var qnaSettings = [
-  { name: 'BOT__QNA__ENDPOINT_KEYS', value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=QnaEndpointKeys-${region})' }
+  { name: 'BOT__QNA__KIND', value: 'cqa' }
+  { name: 'BOT__QNA__ENDPOINTS', value: join(languageEndpoints, ',') }
+  { name: 'BOT__QNA__ENDPOINT_KEYS', value: languageKeys }
+  { name: 'BOT__QNA__PROJECT_NAME', value: qnaProject }
+  { name: 'BOT__QNA__DEPLOYMENT_NAME', value: languageDeployment }
+  { name: 'BOT__LU__KIND', value: 'clu' }
+  { name: 'BOT__LU__CLU_ENDPOINTS', value: join(languageEndpoints, ',') }
+  { name: 'BOT__LU__CLU_KEYS', value: languageKeys }
+  { name: 'BOT__LU__CLU_PROJECT', value: cluProject }
+  { name: 'BOT__LU__CLU_DEPLOYMENT', value: languageDeployment }
 ]
 var platformSettings = [
   // The container listens on 8080; App Service passes it in as PORT.
   { name: 'WEBSITES_PORT', value: '8080' }
   { name: 'WEBSITES_ENABLE_APP_SERVICE_STORAGE', value: 'false' }
   { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.connectionString }
+  // A swap first warms the staging slot's instances until /readyz answers 200.
+  { name: 'WEBSITE_SWAP_WARMUP_PING_PATH', value: '/readyz' }
+  { name: 'WEBSITE_SWAP_WARMUP_PING_STATUSES', value: '200' }
+]
+// Both slots run as the stamp identity (and the bot's, for UserAssignedMSI);
+// identities are not swapped, so each slot has its own assignment.
+var siteIdentity = {
+  type: 'UserAssigned'
+  userAssignedIdentities: isMsi ? {
+    '${identity.id}': {}
+    '${botIdentityId}': {}
+  } : {
+    '${identity.id}': {}
+  }
+}
+var lockedToFrontDoor = !empty(frontDoorId)
+// Front Door variant: only Front Door's backend addresses, and only with this
+// profile's id (the service tag alone admits every Front Door profile).
+var frontDoorOnly = [
+  {
+    name: 'front-door'
+    action: 'Allow'
+    priority: 100
+    tag: 'ServiceTag'
+    ipAddress: 'AzureFrontDoor.Backend'
+    headers: { 'x-azure-fdid': [frontDoorId] }
+  }
 ]
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
@@ -157,15 +209,58 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
   location: region
   tags: tags
   kind: 'app,linux,container'
-  identity: {
-    type: 'UserAssigned'
-    userAssignedIdentities: isMsi ? {
-      '${identity.id}': {}
-      '${botIdentityId}': {}
-    } : {
-      '${identity.id}': {}
+  identity: siteIdentity
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientAffinityEnabled: false
+    publicNetworkAccess: 'Enabled'
+    keyVaultReferenceIdentity: identity.id
+    // No image and no app settings here: the production slot gets both only
+    // from a swap with the staging slot, so an infra run never restarts or
+    // changes what serves (an omitted linuxFxVersion/appSettings is kept).
+    siteConfig: {
+      acrUseManagedIdentityCreds: true
+      acrUserManagedIdentityID: identity.properties.clientId
+      alwaysOn: true
+      // Liveness only: /readyz fails on every instance at once when a shared
+      // dependency does, and App Service would then recycle healthy
+      // processes. The router (Traffic Manager, Front Door) probes /readyz.
+      healthCheckPath: '/healthz'
+      http20Enabled: true
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      httpLoggingEnabled: true
+      detailedErrorLoggingEnabled: true
+      requestTracingEnabled: true
+      ipSecurityRestrictions: lockedToFrontDoor ? frontDoorOnly : []
+      ipSecurityRestrictionsDefaultAction: lockedToFrontDoor ? 'Deny' : 'Allow'
+      scmIpSecurityRestrictionsUseMain: false
     }
   }
+  // The grants first: the app's first start reads Key Vault, pulls the image
+  // and opens its stores with them.
+  dependsOn: [
+    access
+    storage
+  ]
+}
+
+// Releases go here: the pipeline sets the image, warms and smoke-tests the
+// slot, then swaps it with production (deploy/templates/deploy-region.yml).
+// The slot is not locked to Front Door: the pipeline smoke-tests it directly
+// (the bot's JWT check still guards /api/messages).
+resource staging 'Microsoft.Web/sites/slots@2023-12-01' = {
+  // checkov:skip=CKV_AZURE_17: as on the site: channels authenticate with a bearer JWT, never a client certificate.
+  // checkov:skip=CKV_AZURE_222: as on the site: the smoke test reaches the slot over the internet; the bot's JWT check is the gate.
+  // checkov:skip=CKV_AZURE_212: the instance count is set on the plan, which the slot shares with the site.
+  parent: site
+  name: 'staging'
+  location: region
+  tags: tags
+  kind: 'app,linux,container'
+  identity: siteIdentity
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
@@ -177,9 +272,10 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
       acrUseManagedIdentityCreds: true
       acrUserManagedIdentityID: identity.properties.clientId
       alwaysOn: true
-      // The same readiness Traffic Manager probes: an instance that is not
-      // ready is taken out of the plan's load balancer too.
-      healthCheckPath: '/readyz'
+      // Liveness only: /readyz fails on every instance at once when a shared
+      // dependency does, and App Service would then recycle healthy
+      // processes. The router (Traffic Manager, Front Door) probes /readyz.
+      healthCheckPath: '/healthz'
       http20Enabled: true
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
@@ -190,12 +286,6 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
       appSettings: concat(botSettings, secretSettings, qnaSettings, platformSettings)
     }
   }
-  // The grants first: the app's first start reads Key Vault, pulls the image
-  // and opens its stores with them.
-  dependsOn: [
-    access
-    storage
-  ]
 }
 
 // No publishing credentials: images come from the registry, deploys from Entra.
@@ -241,6 +331,9 @@ module domain 'custom-domain.bicep' = if (!empty(customDomain)) {
 }
 
 output siteId string = site.id
+output stagingHostName string = staging.properties.defaultHostName
+output planId string = plan.id
+output workspaceId string = monitoring.outputs.workspaceId
 output siteName string = site.name
 output defaultHostName string = site.properties.defaultHostName
 output customDomainVerificationId string = site.properties.customDomainVerificationId

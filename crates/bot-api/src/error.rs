@@ -38,6 +38,16 @@ pub enum ApiError {
     /// (conflicts, replies pending).
     #[error(transparent)]
     Core(CoreError),
+    /// Local Direct Line: an unknown (or evicted) conversation, or a route
+    /// that needs a setting that is not set.
+    #[error("{0}")]
+    NotFound(String),
+    /// Local Direct Line: the bot did not accept the activity it delivered.
+    #[error("the bot answered the activity with {status}: {detail}")]
+    BotFailed { status: u16, detail: String },
+    /// Local Direct Line: its own SQLite file could not be used.
+    #[error("{0}")]
+    DirectLineStore(String),
 }
 
 impl From<CoreError> for ApiError {
@@ -94,6 +104,10 @@ impl ApiError {
             ApiError::Core(CoreError::RepliesClaimed { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             // Converted to their own variants on the way in.
             ApiError::Core(CoreError::Storage(_) | CoreError::Qna(_)) => StatusCode::BAD_GATEWAY,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            // As Azure's Direct Line answers when the bot fails.
+            ApiError::BotFailed { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::DirectLineStore(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -113,6 +127,9 @@ impl ApiError {
             }
             ApiError::Core(CoreError::Storage(_)) => "StorageError",
             ApiError::Core(CoreError::Qna(_)) => "QnaError",
+            ApiError::NotFound(_) => "NotFound",
+            ApiError::BotFailed { .. } => "BotError",
+            ApiError::DirectLineStore(_) => "StoreError",
             ApiError::Auth(AuthError::ServiceUrlNotAllowed { .. }) => "ServiceUrlNotAllowed",
             ApiError::Auth(AuthError::KeysUnavailable { .. }) => "AuthUnavailable",
             ApiError::Auth(_) | ApiError::AdminUnauthorized => match self.status() {

@@ -1,6 +1,7 @@
 //! The bot service: `/api/messages`, the turn pipeline, health.
 
 pub mod app_state;
+pub mod directline;
 pub mod drain;
 pub mod error;
 pub mod intents;
@@ -11,6 +12,7 @@ pub mod settings;
 pub mod startup;
 pub mod telemetry;
 pub mod transcripts;
+pub mod webchat_settings;
 
 pub use app_state::AppState;
 pub use error::ApiError;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bot_auth::ChannelValidator;
-use bot_storage::Storage;
+use bot_storage::{Change, Precondition, Storage, StorageError};
 use qna::Answerer;
 use serde::Serialize;
 
@@ -35,6 +35,96 @@ impl HealthCheck for StorageCheck {
     }
     async fn check(&self) -> Result<(), String> {
         self.0.ping().await.map_err(|e| e.to_string())
+    }
+}
+
+/// Can this region write? Reads alone miss a region whose writes fail (a
+/// single write region that is unreachable, before Cosmos fails over, is
+/// answered 403 WriteForbidden while reads still work): it must not stay in
+/// rotation with turns it cannot save.
+///
+/// Each instance writes a small document of its own, conditionally (the
+/// eTag of its last write), on the readiness interval only: a probe never
+/// causes a write.
+pub struct StorageWriteCheck {
+    storage: Arc<dyn Storage>,
+    key: String,
+    region: String,
+    instance: String,
+    etag: tokio::sync::Mutex<Option<String>>,
+}
+
+impl StorageWriteCheck {
+    pub fn new(storage: Arc<dyn Storage>, region: &str, instance: &str) -> Self {
+        Self {
+            storage,
+            key: format!("health/{region}/{instance}"),
+            region: region.to_string(),
+            instance: instance.to_string(),
+            etag: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The document's key: `health/{region}/{instance}`.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    async fn write(&self, precondition: Precondition) -> Result<String, StorageError> {
+        let document = serde_json::json!({
+            "region": self.region,
+            "instance": self.instance,
+            "writtenAt": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        });
+        let mut etags = self
+            .storage
+            .write(vec![Change {
+                key: self.key.clone(),
+                document,
+                precondition,
+            }])
+            .await?;
+        Ok(etags.pop().unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl HealthCheck for StorageWriteCheck {
+    fn name(&self) -> &'static str {
+        "storageWrite"
+    }
+    async fn check(&self) -> Result<(), String> {
+        // Checks of one Readiness never overlap; the lock only makes the
+        // eTag's update atomic with the write.
+        let mut etag = self.etag.lock().await;
+        let precondition = match etag.clone() {
+            Some(e) => Precondition::IfMatch(e),
+            None => Precondition::IfNotExists,
+        };
+        let written = match self.write(precondition).await {
+            // Our document, changed by someone else (or left by a run of
+            // the same instance name): take its current eTag and write again.
+            Err(StorageError::Conflict { .. }) => {
+                let current = self
+                    .storage
+                    .read(std::slice::from_ref(&self.key))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let precondition = match current.get(&self.key) {
+                    Some(item) => Precondition::IfMatch(item.etag.clone()),
+                    None => Precondition::IfNotExists,
+                };
+                self.write(precondition).await
+            }
+            other => other,
+        };
+        match written {
+            Ok(e) => {
+                *etag = Some(e);
+                Ok(())
+            }
+            Err(e) => Err(format!("writing {}: {e}", self.key)),
+        }
     }
 }
 

@@ -100,6 +100,14 @@ pub struct BlobSettings {
     pub sas: Option<SecretString>,
     #[serde(default)]
     pub managed_identity_client_id: Option<String>,
+    /// The deadline of one Blob call, retries included; a read past it on
+    /// the primary tries the secondary.
+    #[serde(default = "default_blob_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+}
+
+fn default_blob_request_timeout_ms() -> u64 {
+    bot_storage::blob::DEFAULT_REQUEST_TIMEOUT.as_millis() as u64
 }
 
 /// `[transcripts]`: where every activity of a conversation is logged.
@@ -151,8 +159,13 @@ pub struct QnaSettings {
     /// Remote kinds: answer from `kb_path` when every endpoint is down.
     #[serde(default)]
     pub fallback: bool,
+    /// Serve mode: mounts /language/:query-knowledgebases. Off by default:
+    /// with a remote kind it would spend the bot's Language quota for anyone.
+    #[serde(default)]
+    pub serve: bool,
     /// Serve mode: callers of /language/:query-knowledgebases must send
-    /// this as Ocp-Apim-Subscription-Key when it is set.
+    /// this as Ocp-Apim-Subscription-Key when it is set (required in
+    /// production mode).
     #[serde(default)]
     pub serve_key: Option<SecretString>,
     /// Embedded: how often the KB file is checked for changes (0: never).
@@ -197,8 +210,9 @@ pub struct RepliesSettings {
 
 impl BotSettings {
     /// What the bot itself needs of the section.
-    pub fn config(&self) -> bot_core::BotConfig {
+    pub fn config(&self, log_personal_information: bool) -> bot_core::BotConfig {
         bot_core::BotConfig {
+            log_personal_information,
             welcome: self.welcome.clone(),
             welcome_suggestions: self.welcome_suggestions.clone(),
             fallback: self.fallback.clone(),
@@ -363,6 +377,8 @@ struct Raw {
     telemetry: TelemetrySettings,
     #[serde(default)]
     lu: RawLuSettings,
+    #[serde(default)]
+    webchat: crate::webchat_settings::WebchatSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -471,6 +487,9 @@ pub struct Settings {
     pub storage_cache_entries: usize,
     pub transcripts: TranscriptKind,
     pub qna: QnaKind,
+    /// Serve mode (`qna.serve`): whether /language/:query-knowledgebases
+    /// is mounted at all.
+    pub qna_serve: bool,
     /// Serve mode's expected `Ocp-Apim-Subscription-Key`, when set.
     pub qna_serve_key: Option<SecretString>,
     pub health: HealthSettings,
@@ -479,6 +498,8 @@ pub struct Settings {
     pub app: AppCredentials,
     pub telemetry: TelemetrySettings,
     pub lu: LuSettings,
+    /// `[webchat]`: the local Direct Line and Web Chat page.
+    pub webchat: crate::webchat_settings::WebchatSettings,
 }
 
 impl Settings {
@@ -508,6 +529,7 @@ impl Settings {
             "auth": self.auth,
             "app": self.app,
             "telemetry": self.telemetry,
+            "webchat": self.webchat,
         })
     }
 
@@ -526,6 +548,7 @@ impl Settings {
                 .map(|(_, v)| v.clone())
                 .filter(|v| !v.is_empty())
         };
+        unresolved_key_vault_reference(env)?;
         let region = var("BOT_REGION").unwrap_or_else(|| "local".to_string());
         if region.is_empty()
             || !region
@@ -649,7 +672,11 @@ impl Settings {
                         .ok_or_else(|| invalid("storage.path", "", "sqlite needs a file path"))?,
                 ),
             },
-            "cosmos" => StorageKind::Cosmos(cosmos_config(raw.storage.cosmos.as_ref(), &invalid)?),
+            "cosmos" => StorageKind::Cosmos(cosmos_config(
+                raw.storage.cosmos.as_ref(),
+                raw.bot.mode == "local",
+                &invalid,
+            )?),
             "blob" => StorageKind::Blob(blob_config(
                 raw.storage.blob.as_ref(),
                 "storage.blob",
@@ -802,6 +829,15 @@ impl Settings {
                 ))
             }
         };
+        let qna_serve_key = secret(&q.serve_key);
+        if q.serve && qna_serve_key.is_none() && raw.bot.mode != "local" {
+            return Err(invalid(
+                "qna.serve_key",
+                "",
+                "qna.serve = true in production mode needs a key for callers \
+                 (set BOT__QNA__SERVE_KEY), or turn serve mode off",
+            ));
+        }
         if raw.health.interval_ms < 10 {
             return Err(invalid(
                 "health.interval_ms",
@@ -929,6 +965,7 @@ impl Settings {
         telemetry.app_insights_connection_string =
             var("APPLICATIONINSIGHTS_CONNECTION_STRING").map(SecretString::from);
         let lu = crate::lu_settings::validate(raw.lu, &config_dir, &invalid)?;
+        let webchat = crate::webchat_settings::validate(raw.webchat, &invalid)?;
         let app = AppCredentials {
             app_id: var("MicrosoftAppId"),
             app_password: var("MicrosoftAppPassword").map(SecretString::from),
@@ -984,11 +1021,8 @@ impl Settings {
             storage,
             storage_cache_entries: raw.storage.cache_entries,
             transcripts,
-            qna_serve_key: raw
-                .qna
-                .serve_key
-                .clone()
-                .filter(|k| !secrecy::ExposeSecret::expose_secret(k).is_empty()),
+            qna_serve: raw.qna.serve,
+            qna_serve_key,
             qna,
             health: raw.health,
             log: raw.log,
@@ -996,11 +1030,57 @@ impl Settings {
             app,
             telemetry,
             lu,
+            webchat,
         })
     }
 }
 
 type Invalid<'a> = dyn Fn(&str, &str, &str) -> SettingsError + 'a;
+
+/// App Service passes a `@Microsoft.KeyVault(...)` app setting through
+/// as literal text when it cannot resolve it. Caught first, by name, so the
+/// start does not fail later with a message about something else.
+fn unresolved_key_vault_reference(env: &[(String, String)]) -> Result<(), SettingsError> {
+    const REFERENCE: &str = "@microsoft.keyvault(";
+    let read_by_us = |name: &str| {
+        name.starts_with("BOT_")
+            || name.starts_with("MicrosoftApp")
+            || matches!(
+                name,
+                "APPLICATIONINSIGHTS_CONNECTION_STRING" | "IDENTITY_ENDPOINT" | "IDENTITY_HEADER"
+            )
+    };
+    let found = env.iter().find(|(name, value)| {
+        read_by_us(name)
+            && value
+                .trim_start()
+                .get(..REFERENCE.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(REFERENCE))
+    });
+    let Some((name, value)) = found else {
+        return Ok(());
+    };
+    let key = match name.strip_prefix("BOT__") {
+        Some(rest) => format!(
+            "{name} ({})",
+            rest.split("__")
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+                .join(".")
+        ),
+        None => name.clone(),
+    };
+    Err(SettingsError::Invalid {
+        key,
+        // The reference names a vault and a secret, not the secret itself.
+        value: value.trim().chars().take(200).collect(),
+        origin: "the environment".into(),
+        reason: "this Key Vault reference was not resolved: the secret is missing \
+                 from the vault, or the app's managed identity lacks permission to \
+                 get it (see the app setting's Key Vault reference status)"
+            .into(),
+    })
+}
 
 fn http_url(value: &str) -> bool {
     (value.starts_with("https://") || value.starts_with("http://"))
@@ -1021,6 +1101,7 @@ fn client_id(s: &Option<String>) -> Option<String> {
 
 fn cosmos_config(
     raw: Option<&CosmosSettings>,
+    local_mode: bool,
     invalid: &Invalid<'_>,
 ) -> Result<CosmosConfig, SettingsError> {
     let raw = raw.ok_or_else(|| {
@@ -1078,6 +1159,9 @@ fn cosmos_config(
         container: raw.container.clone(),
         auth,
         preferred_regions: raw.preferred_regions.clone(),
+        // The database and container belong to infra in Azure; a laptop
+        // creates its own for a one-command start.
+        create_if_missing: local_mode,
     })
 }
 
@@ -1158,11 +1242,19 @@ fn blob_config(
             ))
         }
     };
+    if raw.request_timeout_ms < 50 {
+        return Err(invalid(
+            &key("request_timeout_ms"),
+            &raw.request_timeout_ms.to_string(),
+            "must be at least 50",
+        ));
+    }
     Ok(BlobConfig {
         account_url: raw.account_url.clone(),
         secondary_url,
         container: raw.container.clone(),
         auth,
+        request_timeout: std::time::Duration::from_millis(raw.request_timeout_ms),
     })
 }
 
@@ -1185,6 +1277,33 @@ mod tests {
             }
         }
         v
+    }
+
+    #[test]
+    fn an_unresolved_key_vault_reference_is_named() {
+        let reference =
+            "@Microsoft.KeyVault(SecretUri=https://kv-bot.vault.azure.net/secrets/qna-keys/)";
+        for (name, shown) in [
+            (
+                "BOT__QNA__ENDPOINT_KEYS",
+                "BOT__QNA__ENDPOINT_KEYS (qna.endpoint_keys)",
+            ),
+            ("MicrosoftAppPassword", "MicrosoftAppPassword"),
+            (
+                "BOT__HEALTH__PROBE_KEY",
+                "BOT__HEALTH__PROBE_KEY (health.probe_key)",
+            ),
+        ] {
+            let e = Settings::load_from(&env(&[(name, reference)]))
+                .err()
+                .unwrap_or_else(|| panic!("{name}: an unresolved reference loaded"))
+                .to_string();
+            assert!(e.contains(shown), "{e}");
+            assert!(e.contains("Key Vault reference was not resolved"), "{e}");
+            assert!(e.contains("permission"), "{e}");
+        }
+        // A variable the binary does not read is not its business.
+        assert!(Settings::load_from(&env(&[("OTHER_SETTING", reference)])).is_ok());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use bot_core::{Bot, Engine, TurnObserver};
 use bot_schema::{ConnectorClient, CredentialProvider, NoCredentials};
 use bot_storage::transcript::{BlobTranscriptStore, SqliteTranscriptStore};
 use bot_storage::{
-    BlobStorage, CachedStorage, CosmosStorage, MemoryStorage, SqliteStorage, Storage,
+    BlobStorage, CachedStorage, CosmosStorage, MemoryStorage, SqliteStorage, Storage, StorageError,
     TranscriptStore,
 };
 use qna::{Answerer, CqaClient, EmbeddedAnswerer, QnaMakerClient, RemoteSettings, WithFallback};
@@ -26,7 +26,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::app_state::AppState;
 use crate::drain::Drain;
 use crate::readiness::{
-    ChannelAuthCheck, HealthCheck, KnowledgeBaseCheck, Readiness, StorageCheck,
+    ChannelAuthCheck, HealthCheck, KnowledgeBaseCheck, Readiness, StorageCheck, StorageWriteCheck,
 };
 use crate::routes::{admin, cqa, health, messages};
 use crate::settings::{QnaKind, RemoteQna, Settings, StorageKind, TranscriptKind};
@@ -109,12 +109,24 @@ pub async fn open_storage(kind: &StorageKind) -> anyhow::Result<Arc<dyn Storage>
             SqliteStorage::open(path)
                 .with_context(|| format!("opening SQLite state at {}", path.display()))?,
         ),
-        StorageKind::Cosmos(c) => Arc::new(CosmosStorage::open(c).await.with_context(|| {
-            format!(
-                "opening Cosmos DB state at {} (database {}, container {})",
-                c.endpoint, c.database, c.container
-            )
-        })?),
+        StorageKind::Cosmos(c) => Arc::new(match CosmosStorage::open(c).await {
+            Ok(s) => s,
+            // The service never creates them in production: say which
+            // setting names them.
+            Err(e @ StorageError::NotProvisioned { .. }) => anyhow::bail!(
+                "{e}: infra creates the database and container (the service's identity \
+                 may not); check storage.cosmos.database and storage.cosmos.container \
+                 (BOT__STORAGE__COSMOS__DATABASE, BOT__STORAGE__COSMOS__CONTAINER)"
+            ),
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "opening Cosmos DB state at {} (database {}, container {})",
+                        c.endpoint, c.database, c.container
+                    )
+                })
+            }
+        }),
         StorageKind::Blob(b) => Arc::new(BlobStorage::open(b).await.with_context(|| {
             format!(
                 "opening Blob state at {} (container {})",
@@ -261,6 +273,11 @@ pub async fn build_state_with(
     );
     let mut checks: Vec<Arc<dyn HealthCheck>> = vec![
         Arc::new(StorageCheck(storage.clone())),
+        Arc::new(StorageWriteCheck::new(
+            storage.clone(),
+            &settings.region,
+            telemetry::instance_id(),
+        )),
         Arc::new(KnowledgeBaseCheck(answerer.clone())),
     ];
     let (auth, credentials): (_, Arc<dyn CredentialProvider>) = match settings.app.app_id.as_deref()
@@ -303,9 +320,15 @@ pub async fn build_state_with(
     ));
     let observer: Arc<dyn TurnObserver> = Arc::new(telemetry::observer::Observer(events.clone()));
     let bot = Arc::new(
-        Bot::new(answerer, settings.bot.config(), settings.region.clone())
-            .with_observer(observer.clone(), knowledge_base_id(&settings.qna))
-            .with_dispatcher(dispatcher),
+        Bot::new(
+            answerer,
+            settings
+                .bot
+                .config(settings.telemetry.log_personal_information),
+            settings.region.clone(),
+        )
+        .with_observer(observer.clone(), knowledge_base_id(&settings.qna))
+        .with_dispatcher(dispatcher),
     );
     let engine = Arc::new(Engine {
         storage,
@@ -355,17 +378,22 @@ pub fn app(state: AppState) -> Router {
     let region = HeaderValue::from_str(&state.settings.region)
         .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
     let limit = state.settings.server.max_body_bytes;
+    // Local mode only: Direct Line and the Web Chat page (empty otherwise).
+    let directline = crate::directline::router(&state);
     // CQA's path has a literal ':' segment, which axum 0.8 would take for
     // 0.7 capture syntax without this.
     let mut router = Router::new().without_v07_checks();
     if let Some(key) = state.settings.auth.admin_key.clone() {
         router = router.nest("/admin", admin::router(key));
     }
-    router
-        .route(
+    // Serve mode is opt-in: unmounted, the path is a plain 404.
+    if state.settings.qna_serve {
+        router = router.route(
             "/language/:query-knowledgebases",
             post(cqa::query_knowledgebases).layer(DefaultBodyLimit::max(limit)),
-        )
+        );
+    }
+    router
         .route(
             "/api/messages",
             post(messages::post)
@@ -375,6 +403,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)
+        .merge(directline)
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-bot-region"),

@@ -500,3 +500,36 @@ async fn emulator_tokens_are_accepted_from_the_bot_framework_tenant() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+/// In production mode nothing but the probes and the JWT-guarded channel
+/// endpoint answers without a key: serve mode is 404 unless switched on,
+/// and then 401 without its key.
+#[tokio::test]
+async fn production_serve_mode_is_404_when_off_and_401_without_its_key() {
+    let ask = |app: Router, key: Option<&'static str>| async move {
+        let mut req =
+            Request::post("/language/:query-knowledgebases?projectName=p&api-version=2021-10-01")
+                .header("content-type", "application/json");
+        if let Some(k) = key {
+            req = req.header("ocp-apim-subscription-key", k);
+        }
+        app.oneshot(req.body(Body::from(r#"{"question":"hi"}"#)).unwrap())
+            .await
+            .unwrap()
+            .status()
+    };
+    let production = ("BOT__BOT__MODE", "production".to_string());
+    let off = harness(std::slice::from_ref(&production)).await;
+    assert_eq!(ask(off.app.clone(), None).await, StatusCode::NOT_FOUND);
+    let on = harness(&[
+        production,
+        ("BOT__QNA__SERVE", "true".into()),
+        ("BOT__QNA__SERVE_KEY", "serve-key-for-tests".into()),
+    ])
+    .await;
+    assert_eq!(ask(on.app.clone(), None).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        ask(on.app.clone(), Some("serve-key-for-tests")).await,
+        StatusCode::OK
+    );
+}

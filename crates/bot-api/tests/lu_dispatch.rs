@@ -48,7 +48,7 @@ async fn say(state: &AppState, channel: &str, text: &str) -> Vec<Value> {
 async fn previous_qna_id(state: &AppState) -> Option<u64> {
     let key = ConversationState::key("test", "conv-1");
     let mut items = state
-        .storage
+        .storage()
         .read(std::slice::from_ref(&key))
         .await
         .unwrap();

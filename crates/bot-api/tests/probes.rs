@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use bot_api::{settings::Settings, startup};
-use bot_storage::{Change, MemoryStorage, Storage, StorageError, StoreItem};
+use bot_storage::{Change, MemoryStorage, Precondition, Storage, StorageError, StoreItem};
 use tower::ServiceExt;
 
 /// Memory storage that counts every call, and can be switched off.
@@ -18,6 +18,10 @@ struct CountingStorage {
     inner: MemoryStorage,
     calls: AtomicU64,
     down: std::sync::atomic::AtomicBool,
+    /// Writes refused, reads served: Cosmos's 403 WriteForbidden.
+    writes_down: std::sync::atomic::AtomicBool,
+    /// The preconditions of the writes it was asked for.
+    preconditions: std::sync::Mutex<Vec<(String, Precondition)>>,
 }
 
 impl CountingStorage {
@@ -41,6 +45,17 @@ impl Storage for CountingStorage {
     }
     async fn write(&self, changes: Vec<Change>) -> Result<Vec<String>, StorageError> {
         self.touch()?;
+        self.preconditions.lock().unwrap().extend(
+            changes
+                .iter()
+                .map(|c| (c.key.clone(), c.precondition.clone())),
+        );
+        if self.writes_down.load(Ordering::SeqCst) {
+            return Err(StorageError::Unavailable {
+                backend: "counting",
+                message: "writes forbidden by the test".into(),
+            });
+        }
         self.inner.write(changes).await
     }
     async fn delete(&self, keys: &[String]) -> Result<(), StorageError> {
@@ -145,6 +160,54 @@ async fn readiness_follows_the_regional_dependency() {
     );
     state.drain.set(false);
     assert_eq!(probe(&app, Method::HEAD).await.0, StatusCode::OK);
+}
+
+/// A region that reads but cannot write leaves rotation: each refresh
+/// writes the instance's own health document, conditionally, and a refused
+/// write fails readiness while the read check still passes.
+#[tokio::test]
+async fn readiness_fails_when_writes_fail_and_reads_pass() {
+    let storage = Arc::new(CountingStorage::default());
+    let (app, state) = app_with(storage.clone()).await;
+    state.readiness.refresh().await;
+    assert_eq!(probe(&app, Method::GET).await.0, StatusCode::OK);
+    let writes = storage.preconditions.lock().unwrap().clone();
+    assert!(writes.len() >= 2, "{writes:?}");
+    let key = &writes[0].0;
+    assert!(key.starts_with("health/local/"), "{key}");
+    assert!(writes.iter().all(|(k, _)| k == key), "{writes:?}");
+    assert_eq!(writes[0].1, Precondition::IfNotExists);
+    assert!(
+        writes[1..]
+            .iter()
+            .all(|(_, p)| matches!(p, Precondition::IfMatch(_))),
+        "{writes:?}"
+    );
+
+    storage.writes_down.store(true, Ordering::SeqCst);
+    state.readiness.refresh().await;
+    let (status, body) = probe(&app, Method::GET).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let report: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let check = |name: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(check("storage")["status"], "up");
+    assert_eq!(check("storageWrite")["status"], "down");
+    assert!(check("storageWrite")["lastError"]
+        .as_str()
+        .unwrap()
+        .contains("writes forbidden"));
+
+    storage.writes_down.store(false, Ordering::SeqCst);
+    state.readiness.refresh().await;
+    assert_eq!(probe(&app, Method::GET).await.0, StatusCode::OK);
 }
 
 /// Planned failover by an operator: `/admin/drain` takes the region out of

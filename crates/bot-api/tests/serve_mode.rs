@@ -25,6 +25,7 @@ fn root() -> &'static str {
 async fn serve() -> (String, tokio::task::JoinHandle<()>) {
     serve_with(&[
         ("BOT__QNA__KB_PATH", format!("{}/kb/sample.tsv", root())),
+        ("BOT__QNA__SERVE", "true".into()),
         ("BOT__QNA__SERVE_KEY", KEY.into()),
     ])
     .await
@@ -251,6 +252,7 @@ async fn admin_reload_swaps_the_kb_and_a_bad_file_keeps_the_old_one() {
     let (url, _task) = serve_with(&[
         ("BOT__QNA__KB_PATH", kb.display().to_string()),
         ("BOT__QNA__RELOAD_INTERVAL_MS", "0".into()),
+        ("BOT__QNA__SERVE", "true".into()),
         ("BOT__AUTH__ADMIN_KEY", admin_key.into()),
     ])
     .await;
@@ -299,4 +301,42 @@ async fn admin_reload_swaps_the_kb_and_a_bad_file_keeps_the_old_one() {
         .await
         .unwrap();
     assert_eq!(a["answers"][0]["id"], 99, "{a}");
+}
+
+#[tokio::test]
+async fn serve_mode_is_off_by_default_and_needs_a_key_in_production() {
+    let (url, _task) =
+        serve_with(&[("BOT__QNA__KB_PATH", format!("{}/kb/sample.tsv", root()))]).await;
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{url}/language/:query-knowledgebases?projectName={PROJECT}&api-version=2021-10-01"
+        ))
+        .header("Ocp-Apim-Subscription-Key", KEY)
+        .json(&json!({"question": "who built you"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "serve mode answered while off");
+
+    // Production mode: serve mode without a key does not start.
+    let production = |extra: &[(&str, &str)]| {
+        let mut env: Vec<(String, String)> = vec![
+            ("BOT_CONFIG_DIR".into(), format!("{}/config", root())),
+            (
+                "BOT__QNA__KB_PATH".into(),
+                format!("{}/kb/sample.tsv", root()),
+            ),
+            ("BOT__STORAGE__KIND".into(), "memory".into()),
+            ("BOT__BOT__MODE".into(), "production".into()),
+            ("BOT__QNA__SERVE".into(), "true".into()),
+        ];
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Settings::load_from(&env)
+    };
+    let e = production(&[]).expect_err("serve mode without a key started");
+    let msg = e.to_string();
+    assert!(msg.contains("qna.serve_key"), "{msg}");
+    assert!(msg.contains("BOT__QNA__SERVE_KEY"), "{msg}");
+    let s = production(&[("BOT__QNA__SERVE_KEY", KEY)]).unwrap();
+    assert!(s.qna_serve && s.qna_serve_key.is_some());
 }

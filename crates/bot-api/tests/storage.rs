@@ -118,7 +118,7 @@ fn storage_check(report: &Value) -> &Value {
 async fn turn_count(state: &AppState) -> u64 {
     let key = "emulator/conversations/fault-conv/".to_string();
     let got = state
-        .storage
+        .storage()
         .read(std::slice::from_ref(&key))
         .await
         .unwrap();
@@ -165,20 +165,51 @@ async fn outage_drill(state: AppState, standin: &mut StandIn, after_restart: imp
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cosmos_outage_fails_turns_with_503_and_recovers_without_restart() {
-    let mut server = StandIn::cosmos().await;
+    // Deployed as infra deploys it: the container made first, creates
+    // refused (local mode still tries one, and its 403 is not fatal).
+    let mut server = StandIn::cosmos_entra_only(&["bot/state"]).await;
     let env = cosmos_env(&server);
     let settings = Settings::load_from(&env).unwrap();
     let state = build_state(settings).await.unwrap();
     assert_eq!(state.storage().kind(), "cosmos");
     outage_drill(state, &mut server, async || {
-        // The stand-in keeps data in memory and comes back empty; recreate
-        // the database and container as a redeploy would.
+        // The stand-in keeps data in memory and comes back empty; its
+        // launcher makes the container again, as a redeploy of infra would.
         let settings = Settings::load_from(&env).unwrap();
         bot_api::startup::open_storage(&settings.storage)
             .await
             .unwrap();
     })
     .await;
+}
+
+/// Production mode never creates: a container infra did not make stops the
+/// start with its name and the settings that name it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_names_a_missing_cosmos_container_and_the_setting() {
+    let server = StandIn::cosmos_entra_only(&["bot/state"]).await;
+    let env = with(
+        cosmos_env(&server),
+        &[
+            ("BOT__BOT__MODE", "production"),
+            ("BOT__STORAGE__COSMOS__CONTAINER", "conversations"),
+        ],
+    );
+    let settings = Settings::load_from(&env).unwrap();
+    let err = bot_api::startup::open_storage(&settings.storage)
+        .await
+        .err()
+        .expect("a missing container opened");
+    let msg = format!("{err:#}");
+    assert!(msg.contains("container \"conversations\""), "{msg}");
+    assert!(msg.contains("does not exist"), "{msg}");
+    assert!(msg.contains("BOT__STORAGE__COSMOS__CONTAINER"), "{msg}");
+    // The one infra made opens, with no create tried.
+    let env = with(cosmos_env(&server), &[("BOT__BOT__MODE", "production")]);
+    let settings = Settings::load_from(&env).unwrap();
+    bot_api::startup::open_storage(&settings.storage)
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,6 +25,8 @@ pub struct BotConfig {
     pub fallback: String,
     /// Answers under this confidence (0..1) get the fallback instead.
     pub score_threshold: f32,
+    /// Whether logs may carry what users typed (`telemetry.log_personal_information`).
+    pub log_personal_information: bool,
 }
 
 pub struct Bot {
@@ -223,12 +225,27 @@ impl Bot {
             None => {
                 self.unanswered.fetch_add(1, Ordering::Relaxed);
                 self.observer.unanswered();
-                tracing::info!(
-                    target: "unanswered",
-                    question,
-                    best_confidence = answers.first().map(|a| a.confidence),
-                    "question below the confidence threshold"
-                );
+                // The question is the user's own words: only with
+                // log_personal_information. Otherwise the activity id finds
+                // it in the transcript, and the hash groups repeats.
+                let best_confidence = answers.first().map(|a| a.confidence);
+                if self.settings.log_personal_information {
+                    tracing::info!(
+                        target: "unanswered",
+                        activity_id = activity.id.as_deref(),
+                        question,
+                        best_confidence,
+                        "question below the confidence threshold"
+                    );
+                } else {
+                    tracing::info!(
+                        target: "unanswered",
+                        activity_id = activity.id.as_deref(),
+                        question_sha256 = %question_hash(question),
+                        best_confidence,
+                        "question below the confidence threshold"
+                    );
+                }
                 conversation.set_previous(None, question);
                 activity.create_reply(self.settings.fallback.clone())
             }
@@ -253,4 +270,12 @@ fn suggestions(texts: &[String]) -> Option<SuggestedActions> {
         actions: texts.iter().map(CardAction::im_back).collect(),
         ..Default::default()
     })
+}
+
+/// The first 16 hex digits of the SHA-256 of the question, case and
+/// surrounding space folded, so repeats of one question share a value.
+fn question_hash(question: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(question.trim().to_lowercase().as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -25,6 +25,13 @@ pub enum StorageError {
         backend: &'static str,
         message: String,
     },
+    /// A database, container or account the deployment expects is not
+    /// there (infrastructure creates it; the service only uses it).
+    #[error("{backend} storage: {resource} does not exist")]
+    NotProvisioned {
+        backend: &'static str,
+        resource: String,
+    },
     #[error("stored document for key {key:?} is not valid JSON: {message}")]
     Corrupt { key: String, message: String },
 }

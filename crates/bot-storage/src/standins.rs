@@ -48,6 +48,8 @@ impl Kind {
 pub struct StandIn {
     kind: Kind,
     port: u16,
+    /// Launcher arguments besides the port, kept for `restart`.
+    args: Vec<String>,
     child: Option<Child>,
     /// `http://127.0.0.1:PORT/devstoreaccount1` or `http://127.0.0.1:PORT/`.
     pub endpoint: String,
@@ -76,9 +78,26 @@ impl StandIn {
         Self::start(Kind::Cosmos, free_port()).await
     }
 
+    /// Starts the Cosmos DB server as Azure is deployed: these
+    /// `database/container` pairs made first (as infra makes them), then
+    /// key auth off for the service, so every create, replace or delete of a
+    /// database or container is answered 403 and data operations are served.
+    pub async fn cosmos_entra_only(containers: &[&str]) -> Self {
+        let mut args = vec!["--entra-only".to_string()];
+        for c in containers {
+            args.extend(["--create".to_string(), c.to_string()]);
+        }
+        Self::start_with(Kind::Cosmos, free_port(), args).await
+    }
+
     /// Starts a stand-in on `port`. Panics with the fix when the stand-ins
     /// are not installed: a test that cannot run must fail, not skip.
     pub async fn start(kind: Kind, port: u16) -> Self {
+        Self::start_with(kind, port, Vec::new()).await
+    }
+
+    /// `start`, with more launcher arguments.
+    pub async fn start_with(kind: Kind, port: u16, args: Vec<String>) -> Self {
         let dir = standins_dir();
         assert!(
             dir.join("node_modules").is_dir(),
@@ -88,6 +107,7 @@ impl StandIn {
         let mut child = Command::new("node")
             .arg(dir.join(kind.script()))
             .args(["--port", &port.to_string()])
+            .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -114,6 +134,7 @@ impl StandIn {
         Self {
             kind,
             port,
+            args,
             child: Some(child),
             endpoint,
         }
@@ -133,7 +154,7 @@ impl StandIn {
     /// Starts it again on the same port (with empty data for Azurite in memory).
     pub async fn restart(&mut self) {
         self.stop().await;
-        let fresh = Self::start(self.kind, self.port).await;
+        let fresh = Self::start_with(self.kind, self.port, self.args.clone()).await;
         *self = fresh;
     }
 
@@ -151,6 +172,7 @@ impl StandIn {
             secondary_url: None,
             container: container.to_string(),
             auth: BlobAuth::Sas(sas),
+            request_timeout: crate::blob::DEFAULT_REQUEST_TIMEOUT,
         }
     }
 
@@ -162,6 +184,7 @@ impl StandIn {
             container: container.to_string(),
             auth: CosmosAuth::Key(SecretString::from(COSMOS_EMULATOR_KEY)),
             preferred_regions: vec![COSMOS_STANDIN_REGION.to_string()],
+            create_if_missing: true,
         }
     }
 }

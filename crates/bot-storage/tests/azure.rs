@@ -9,7 +9,8 @@ use bot_storage::cosmos::escape_key;
 use bot_storage::standins::StandIn;
 use bot_storage::transcript::BlobTranscriptStore;
 use bot_storage::{
-    BlobStorage, Change, CosmosStorage, Precondition, Storage, StorageError, TranscriptStore,
+    BlobStorage, Change, CosmosConfig, CosmosStorage, Precondition, Storage, StorageError,
+    TranscriptStore,
 };
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
@@ -41,6 +42,54 @@ async fn blob_conforms() {
         .await
         .unwrap();
     suite::run_all(Arc::new(s)).await;
+}
+
+/// An account as infra deploys it: the container exists, key auth is off
+/// and the identity has data-plane rights only, so Cosmos answers 403 to
+/// any create. The service opens it either way, and names a missing
+/// container instead of creating it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cosmos_opens_an_entra_only_account_without_creating_anything() {
+    let server = StandIn::cosmos_entra_only(&["bot/state"]).await;
+    // The stand-in refuses creates as Cosmos does, even of what exists.
+    let rsp = reqwest::Client::new()
+        .post(format!("{}dbs", server.endpoint))
+        .header("x-ms-version", "2020-07-15")
+        .json(&json!({"id": "bot"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rsp.status(), 403);
+    let body: Value = rsp.json().await.unwrap();
+    assert_eq!(body["code"], "Forbidden");
+    assert!(body["message"].as_str().unwrap().contains("RBAC"), "{body}");
+
+    // Production: no create at all.
+    let production = CosmosConfig {
+        create_if_missing: false,
+        ..server.cosmos_config("bot", "state")
+    };
+    let s = CosmosStorage::open(&production).await.unwrap();
+    suite::run_all(Arc::new(s)).await;
+    // Local mode tries to create: the 403 is not fatal, the container exists.
+    let s = CosmosStorage::open(&server.cosmos_config("bot", "state"))
+        .await
+        .unwrap();
+    s.write(vec![put("k/", json!({"n": 1}))]).await.unwrap();
+
+    // A container infra did not make: a clear error naming it.
+    for create_if_missing in [false, true] {
+        let missing = CosmosConfig {
+            create_if_missing,
+            ..server.cosmos_config("bot", "elsewhere")
+        };
+        let err = CosmosStorage::open(&missing).await.err().unwrap();
+        assert!(
+            matches!(err, StorageError::NotProvisioned { .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("\"elsewhere\""), "{err}");
+    }
 }
 
 /// The stored item is botbuilder's CosmosDbPartitionedStorage document.

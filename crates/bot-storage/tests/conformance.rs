@@ -89,9 +89,9 @@ async fn sqlite_wal_stays_bounded_under_load_and_shrinks_when_idle() {
         .map(|w| {
             let (s, filler) = (s.clone(), filler.clone());
             tokio::spawn(async move {
-                for i in 0..2500 {
+                for i in 0..3750 {
                     s.write(vec![Change {
-                        key: format!("k{}", (w * 2500 + i) % keys),
+                        key: format!("k{}", (w * 3750 + i) % keys),
                         document: json!({"i": i, "filler": filler}),
                         precondition: Precondition::None,
                     }])
@@ -110,9 +110,10 @@ async fn sqlite_wal_stays_bounded_under_load_and_shrinks_when_idle() {
     for t in writers.into_iter().chain(readers) {
         t.await.unwrap();
     }
-    // 20,000 commits of a 4 KB page each: an unbounded WAL passes 80 MB.
+    // 30,000 commits of a 4 KB page each: an unbounded WAL passes 120 MB.
+    // The bound is the store's goal for database and WAL under full load.
     assert!(
-        largest < 40 << 20,
+        largest < 64 << 20,
         "the WAL reached {largest} bytes under load"
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);

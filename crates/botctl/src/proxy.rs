@@ -4,12 +4,17 @@
 //! a regional endpoint outage does.
 //!
 //! Modes, switched on the control port with one line (`pass`, `refuse`,
-//! `blackhole`, `status`; the answer is `mode=<mode>`):
+//! `blackhole`, `write-forbidden`, `status`; the answer is `mode=<mode>`):
 //! - `pass`: forward bytes both ways;
 //! - `refuse`: close the listening socket (connections are refused) and
 //!   drop every open connection;
 //! - `blackhole`: accept connections but never answer, and stop forwarding
-//!   on open ones (a client only notices through its own timeout).
+//!   on open ones (a client only notices through its own timeout);
+//! - `write-forbidden`: speak HTTP/1.1 to the Cosmos DB client, forward
+//!   reads and queries, and answer every write (POST that is not a query,
+//!   PUT, PATCH, DELETE) as Cosmos answers while a region cannot write: 403
+//!   with `x-ms-substatus: 3` (WriteForbidden). Open connections are closed
+//!   when the mode changes, so the client's next request meets the new one.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -38,6 +43,7 @@ pub enum Mode {
     Pass,
     Refuse,
     Blackhole,
+    WriteForbidden,
 }
 
 impl Mode {
@@ -46,6 +52,7 @@ impl Mode {
             "pass" => Some(Mode::Pass),
             "refuse" => Some(Mode::Refuse),
             "blackhole" => Some(Mode::Blackhole),
+            "write-forbidden" => Some(Mode::WriteForbidden),
             _ => None,
         }
     }
@@ -54,6 +61,7 @@ impl Mode {
             Mode::Pass => "pass",
             Mode::Refuse => "refuse",
             Mode::Blackhole => "blackhole",
+            Mode::WriteForbidden => "write-forbidden",
         }
     }
 }
@@ -92,7 +100,7 @@ async fn serve_control(control: TcpListener, mode: watch::Sender<Mode>) {
                     eprintln!("proxy: mode {}", m.name());
                     format!("mode={}\n", m.name())
                 } else {
-                    format!("error: unknown command {cmd:?}; expected pass, refuse, blackhole or status\n")
+                    format!("error: unknown command {cmd:?}; expected pass, refuse, blackhole, write-forbidden or status\n")
                 };
                 if write.write_all(answer.as_bytes()).await.is_err() {
                     break;
@@ -186,8 +194,17 @@ async fn connection(
             _ = until(&mut mode, |m| m != Mode::Pass) => {}
         }
         // `server` is dropped here: nothing more reaches the upstream.
-        if *mode.borrow() == Mode::Refuse {
+        // Only a black hole keeps the connection; otherwise the client
+        // reconnects and meets the new mode.
+        if *mode.borrow() != Mode::Blackhole {
             return;
+        }
+    }
+    if accepted_in == Mode::WriteForbidden {
+        let _ = client.set_nodelay(true);
+        tokio::select! {
+            _ = write_forbidden::serve(client, upstream) => return,
+            _ = until(&mut mode, |m| m != Mode::WriteForbidden) => return,
         }
     }
     // Black-holed: hold the client's connection, unanswered, until the mode
@@ -198,4 +215,105 @@ async fn connection(
 
 async fn until(mode: &mut watch::Receiver<Mode>, pred: impl Fn(Mode) -> bool) {
     let _ = mode.wait_for(|m| pred(*m)).await;
+}
+
+/// The HTTP side of `write-forbidden`.
+mod write_forbidden {
+    use std::convert::Infallible;
+    use std::net::SocketAddr;
+
+    use bytes::Bytes;
+    use http_body_util::{combinators::BoxBody, BodyExt, Full};
+    use hyper::body::Incoming;
+    use hyper::{Method, Request, Response, StatusCode};
+    use hyper_util::client::legacy::{connect::HttpConnector, Client};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use tokio::net::TcpStream;
+
+    type Body = BoxBody<Bytes, hyper::Error>;
+
+    /// A write in Cosmos DB's REST API: everything but GET, HEAD and the
+    /// POSTs that carry a query.
+    pub fn is_write(method: &Method, headers: &hyper::HeaderMap) -> bool {
+        let query = headers
+            .get("x-ms-documentdb-isquery")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        !(method == Method::GET || method == Method::HEAD || method == Method::POST && query)
+    }
+
+    /// Cosmos's answer to a write in a region that cannot write.
+    fn forbidden() -> Response<Body> {
+        let body = serde_json::json!({
+            "code": "Forbidden",
+            "message": "Message: {\"Errors\":[\"The requested operation cannot be performed at this region\"]}",
+        });
+        let mut rsp = Response::new(
+            Full::new(Bytes::from(body.to_string()))
+                .map_err(|never: Infallible| match never {})
+                .boxed(),
+        );
+        *rsp.status_mut() = StatusCode::FORBIDDEN;
+        let headers = rsp.headers_mut();
+        headers.insert("content-type", "application/json".parse().expect("static"));
+        headers.insert("x-ms-substatus", "3".parse().expect("static"));
+        rsp
+    }
+
+    pub async fn serve(client: TcpStream, upstream: SocketAddr) {
+        let forward: Client<HttpConnector, Incoming> =
+            Client::builder(TokioExecutor::new()).build_http();
+        let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+            let forward = forward.clone();
+            async move {
+                if is_write(req.method(), req.headers()) {
+                    return Ok::<_, hyper::Error>(forbidden());
+                }
+                // The Host header stays the client's: the stand-in
+                // advertises the address it was reached at (this proxy).
+                let path = req
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_else(|| "/".into());
+                *req.uri_mut() = format!("http://{upstream}{path}")
+                    .parse()
+                    .expect("an http URI from an address and a path");
+                Ok(match forward.request(req).await {
+                    Ok(rsp) => rsp.map(|b| b.boxed()),
+                    Err(e) => {
+                        let mut rsp = Response::new(
+                            Full::new(Bytes::from(format!("proxy: upstream failed: {e}")))
+                                .map_err(|never: Infallible| match never {})
+                                .boxed(),
+                        );
+                        *rsp.status_mut() = StatusCode::BAD_GATEWAY;
+                        rsp
+                    }
+                })
+            }
+        });
+        let _ = hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(client), service)
+            .await;
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn reads_and_queries_pass_writes_do_not() {
+            let none = hyper::HeaderMap::new();
+            let mut query = hyper::HeaderMap::new();
+            query.insert("x-ms-documentdb-isquery", "True".parse().unwrap());
+            assert!(!is_write(&Method::GET, &none));
+            assert!(!is_write(&Method::HEAD, &none));
+            assert!(!is_write(&Method::POST, &query));
+            assert!(is_write(&Method::POST, &none));
+            for m in [Method::PUT, Method::PATCH, Method::DELETE] {
+                assert!(is_write(&m, &none), "{m}");
+            }
+        }
+    }
 }

@@ -163,3 +163,177 @@ async fn an_unknown_command_is_refused_with_the_list() {
     assert!(answer.contains("blackhole"), "{answer}");
     assert_eq!(ctl(&p, "status").await, "mode=pass");
 }
+
+/// `write-forbidden` in front of the Cosmos DB stand-in (as infra deploys
+/// it: the container made first, creates refused): reads and queries pass,
+/// every write is Cosmos's 403 WriteForbidden, which the storage adapter
+/// reports as Unavailable; `pass` restores writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_forbidden_passes_reads_and_refuses_writes_as_cosmos_does() {
+    use bot_storage::standins::StandIn;
+    use bot_storage::{Change, CosmosConfig, CosmosStorage, Precondition, Storage, StorageError};
+    use serde_json::json;
+
+    let cosmos = StandIn::cosmos_entra_only(&["bot/state"]).await;
+    let p = proxy(format!("127.0.0.1:{}", cosmos.port()).parse().unwrap()).await;
+    let config = CosmosConfig {
+        endpoint: format!("http://{}/", p.listen),
+        create_if_missing: false,
+        ..cosmos.cosmos_config("bot", "state")
+    };
+    let s = CosmosStorage::open(&config).await.unwrap();
+    let key = "emulator/conversations/wf/".to_string();
+    let put = |n: i64| {
+        vec![Change {
+            key: key.clone(),
+            document: json!({"n": n}),
+            precondition: Precondition::None,
+        }]
+    };
+    s.write(put(1)).await.unwrap();
+
+    assert_eq!(ctl(&p, "write-forbidden").await, "mode=write-forbidden");
+    // On the wire: Cosmos's status and substatus.
+    let rsp = reqwest::Client::new()
+        .post(format!("http://{}/dbs/bot/colls/state/docs", p.listen))
+        .header("x-ms-documentdb-partitionkey", r#"["x"]"#)
+        .json(&json!({"id": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rsp.status(), 403);
+    assert_eq!(rsp.headers()["x-ms-substatus"], "3");
+    // Through the SDK: reads served, writes Unavailable. (The first call
+    // may meet a pooled connection the mode change closed.)
+    let start = Instant::now();
+    let read = loop {
+        match s.read(std::slice::from_ref(&key)).await {
+            Ok(r) => break r,
+            Err(e) => {
+                within_deadline(start, &format!("a read through write-forbidden ({e})"));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(read[&key].document, json!({"n": 1}));
+    s.ping().await.unwrap();
+    let err = s.write(put(2)).await.unwrap_err();
+    assert!(matches!(err, StorageError::Unavailable { .. }), "{err:?}");
+    let read = s.read(std::slice::from_ref(&key)).await.unwrap();
+    assert_eq!(
+        read[&key].document,
+        json!({"n": 1}),
+        "a refused write landed"
+    );
+
+    assert_eq!(ctl(&p, "pass").await, "mode=pass");
+    let start = Instant::now();
+    while let Err(e) = s.write(put(3)).await {
+        within_deadline(start, &format!("a write after pass ({e})"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let read = s.read(std::slice::from_ref(&key)).await.unwrap();
+    assert_eq!(read[&key].document, json!({"n": 3}));
+}
+
+/// Blob calls have a deadline: with the primary black-holed by the proxy
+/// (connections accepted, never answered), a state read is answered from
+/// the secondary, and writes, transcript and telemetry-export puts fail as
+/// Unavailable instead of waiting for the HTTP client's read timeout. The
+/// secondary is a second Azurite holding a different document, so the
+/// answer shows where it came from. Times are printed, not asserted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blob_calls_meet_their_deadline_when_the_primary_is_black_holed() {
+    use bot_storage::blob::BlobContainers;
+    use bot_storage::standins::StandIn;
+    use bot_storage::transcript::BlobTranscriptStore;
+    use bot_storage::{BlobConfig, BlobStorage, Change, Precondition, Storage, StorageError};
+    use serde_json::json;
+
+    let primary = StandIn::azurite().await;
+    let secondary = StandIn::azurite().await;
+    let key = "emulator/conversations/bh/".to_string();
+    for (azurite, from) in [(&primary, "primary"), (&secondary, "secondary")] {
+        BlobStorage::open(&azurite.blob_config("state"))
+            .await
+            .unwrap()
+            .write(vec![Change {
+                key: key.clone(),
+                document: json!({"from": from}),
+                precondition: Precondition::None,
+            }])
+            .await
+            .unwrap();
+    }
+    BlobTranscriptStore::open(&primary.blob_config("transcripts"))
+        .await
+        .unwrap();
+    let p = proxy(format!("127.0.0.1:{}", primary.port()).parse().unwrap()).await;
+    let deadline = Duration::from_millis(500);
+    let through_proxy = |container: &str| BlobConfig {
+        account_url: primary.endpoint.replace(
+            &format!(":{}/", primary.port()),
+            &format!(":{}/", p.listen.port()),
+        ),
+        secondary_url: Some(secondary.endpoint.clone()),
+        request_timeout: deadline,
+        ..primary.blob_config(container)
+    };
+    let state = BlobStorage::from_config(&through_proxy("state")).unwrap();
+    let got = state.read(std::slice::from_ref(&key)).await.unwrap();
+    assert_eq!(got[&key].document, json!({"from": "primary"}));
+
+    assert_eq!(ctl(&p, "blackhole").await, "mode=blackhole");
+    let t = Instant::now();
+    let got = state.read(std::slice::from_ref(&key)).await.unwrap();
+    let read_ms = t.elapsed().as_millis();
+    assert_eq!(got[&key].document, json!({"from": "secondary"}));
+
+    let t = Instant::now();
+    let err = state
+        .write(vec![Change {
+            key: key.clone(),
+            document: json!({"from": "lost"}),
+            precondition: Precondition::None,
+        }])
+        .await
+        .unwrap_err();
+    let write_ms = t.elapsed().as_millis();
+    assert!(matches!(err, StorageError::Unavailable { .. }), "{err:?}");
+    assert!(err.to_string().contains("deadline"), "{err}");
+
+    let transcripts = BlobTranscriptStore::open(&BlobConfig {
+        secondary_url: None,
+        ..through_proxy("transcripts")
+    })
+    .await;
+    let err = transcripts.err().expect("opening through a black hole");
+    assert!(matches!(err, StorageError::Unavailable { .. }), "{err:?}");
+    let t = Instant::now();
+    let export = BlobContainers::new(&through_proxy("telemetry")).unwrap();
+    let err = export
+        .put_block_blob(
+            "r/2026/01/01/00/i-1.ndjson",
+            b"{}\n".to_vec(),
+            "application/x-ndjson",
+        )
+        .await
+        .unwrap_err();
+    let export_ms = t.elapsed().as_millis();
+    assert!(matches!(err, StorageError::Unavailable { .. }), "{err:?}");
+    eprintln!(
+        "figures: deadline {} ms; black-holed primary: read from the secondary in {read_ms} ms, \
+         write failed in {write_ms} ms, telemetry put failed in {export_ms} ms",
+        deadline.as_millis()
+    );
+
+    assert_eq!(ctl(&p, "pass").await, "mode=pass");
+    let start = Instant::now();
+    loop {
+        match state.read(std::slice::from_ref(&key)).await {
+            Ok(got) if got[&key].document == json!({"from": "primary"}) => break,
+            _ => within_deadline(start, "reading from the primary after pass"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

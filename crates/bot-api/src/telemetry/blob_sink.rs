@@ -75,6 +75,7 @@ mod tests {
             secondary_url: None,
             container: "telemetry".into(),
             auth: BlobAuth::Sas(sas),
+            request_timeout: bot_storage::blob::DEFAULT_REQUEST_TIMEOUT,
         })
         .unwrap();
         let err = sink

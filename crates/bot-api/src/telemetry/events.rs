@@ -65,6 +65,12 @@ impl BotTelemetry {
         Self::new(false, String::new(), String::new(), None)
     }
 
+    /// botbuilder's `logPersonalInformation`: whether user text may be
+    /// recorded (events, and the unanswered-question log).
+    pub fn log_personal_information(&self) -> bool {
+        self.log_personal_information
+    }
+
     pub fn export(&self) -> Option<&Arc<Exporter>> {
         self.export.as_ref()
     }

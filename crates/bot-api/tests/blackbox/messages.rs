@@ -213,7 +213,7 @@ async fn health_endpoints() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, vec!["storage", "knowledgeBase"]);
+    assert_eq!(names, vec!["storage", "storageWrite", "knowledgeBase"]);
     let r = c.head(bot.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     // Every log line carries the region.

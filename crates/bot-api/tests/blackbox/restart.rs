@@ -41,6 +41,13 @@ async fn bad_config_stops_before_binding() {
         (("BOT__STORAGE__KIND", "floppy"), "storage.kind"),
         (("BOT__SERVER__LISTEN", "nowhere"), "server.listen"),
         (("BOT__QNA__KB_PATH", "kb/missing.tsv"), "qna.kb_path"),
+        (
+            (
+                "BOT__QNA__KEY",
+                "@Microsoft.KeyVault(VaultName=kv-bot;SecretName=qna-key)",
+            ),
+            "BOT__QNA__KEY (qna.key) = \"@Microsoft.KeyVault(VaultName=kv-bot;SecretName=qna-key)\" (from the environment): this Key Vault reference was not resolved",
+        ),
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_bot-api"))
             .current_dir(repo_root())

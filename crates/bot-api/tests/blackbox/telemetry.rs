@@ -372,3 +372,38 @@ async fn export_includes_personal_data_when_switched_on() {
     let sent = event(&lines, "BotMessageSend");
     assert_eq!(sent["properties"]["text"], "Which account is it for?");
 }
+
+/// The log line of an unanswered question, from a bot with this setting.
+async fn unanswered_log(personal: bool) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let pii = personal.to_string();
+    let bot = BotProcess::start(
+        dir.path(),
+        &[("BOT__TELEMETRY__LOG_PERSONAL_INFORMATION", &pii)],
+    );
+    let question = "Zorblax quimby fennelwort?";
+    let activity = expect_replies(message("unans-1", "conv-unans", "u1", question));
+    assert_eq!(post(&bot, &activity).await.status(), 200);
+    let found = wait_for(|| {
+        bot.logs()
+            .iter()
+            .any(|l| l.contains("question below the confidence threshold"))
+    })
+    .await;
+    let logs = bot.logs();
+    assert!(found, "no unanswered-question log: {logs:#?}");
+    logs.into_iter()
+        .find(|l| l.contains("question below the confidence threshold"))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn unanswered_questions_are_logged_by_id_and_hash_unless_personal_data_is_on() {
+    let line = unanswered_log(false).await;
+    assert!(line.contains("activity_id=\"unans-1\""), "{line}");
+    assert!(line.contains("question_sha256="), "{line}");
+    assert!(!line.contains("Zorblax"), "question text logged: {line}");
+    let line = unanswered_log(true).await;
+    assert!(line.contains("activity_id=\"unans-1\""), "{line}");
+    assert!(line.contains("Zorblax quimby fennelwort?"), "{line}");
+}

@@ -6,11 +6,18 @@
 //! Reads fall back to the RA-GRS secondary endpoint when the primary cannot
 //! be reached at all; writes and deletes never do (the secondary is
 //! read-only) and fail with `StorageError::Unavailable`.
+//!
+//! Every call has a deadline (`BlobConfig::request_timeout`, retries
+//! included): an endpoint that accepts connections and never answers would
+//! otherwise hold a turn for the HTTP client's read timeout (about 60 s).
+//! A call past its deadline counts as unreachable, so a read then tries the
+//! secondary, and a black-holed primary costs a read at most two deadlines.
 
 pub mod naming;
 pub mod sas;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -62,12 +69,18 @@ pub struct BlobConfig {
     pub secondary_url: Option<String>,
     pub container: String,
     pub auth: BlobAuth,
+    /// The deadline of one call, retries included.
+    pub request_timeout: std::time::Duration,
 }
+
+/// `BlobConfig::request_timeout` unless configured (`request_timeout_ms`).
+pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A container's clients, shared by the state store and the transcript store.
 pub struct BlobContainers {
     pub primary: BlobContainerClient,
     pub secondary: Option<BlobContainerClient>,
+    deadline: std::time::Duration,
 }
 
 fn backend_err(e: impl std::fmt::Display) -> StorageError {
@@ -176,12 +189,32 @@ impl BlobContainers {
         Ok(Self {
             primary: make(&config.account_url)?,
             secondary: config.secondary_url.as_deref().map(make).transpose()?,
+            deadline: config.request_timeout,
         })
+    }
+
+    /// Runs one call within the deadline. Past it the call is dropped (its
+    /// connection with it) and fails as an I/O error: unreachable, like a
+    /// refused connection, so reads fall back and the error is Unavailable.
+    pub async fn within<T>(
+        &self,
+        call: impl Future<Output = azure_core::Result<T>>,
+    ) -> azure_core::Result<T> {
+        match tokio::time::timeout(self.deadline, call).await {
+            Ok(r) => r,
+            Err(_) => Err(azure_core::Error::with_message(
+                ErrorKind::Io,
+                format!(
+                    "no answer within the {} ms request deadline",
+                    self.deadline.as_millis()
+                ),
+            )),
+        }
     }
 
     /// Creates the container on the primary if it does not exist.
     pub async fn ensure_container(&self) -> Result<(), StorageError> {
-        match self.primary.create(None).await {
+        match self.within(self.primary.create(None)).await {
             Ok(_) => Ok(()),
             Err(e) if e.http_status() == Some(StatusCode::Conflict) => Ok(()),
             Err(e) => Err(map_err(e, "")),
@@ -208,12 +241,15 @@ impl BlobContainers {
             };
             blob.upload(body.clone().into(), Some(options))
         };
-        match put().await {
+        match self.within(put()).await {
             Ok(_) => Ok(()),
             // A put can only miss the container (404 ContainerNotFound).
             Err(e) if e.http_status() == Some(StatusCode::NotFound) => {
                 self.ensure_container().await?;
-                put().await.map(|_| ()).map_err(|e| map_err(e, name))
+                self.within(put())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| map_err(e, name))
             }
             Err(e) => Err(map_err(e, name)),
         }
@@ -278,12 +314,13 @@ impl BlobStorage {
 
     async fn read_one(&self, key: &str) -> Result<Option<StoreItem>, StorageError> {
         let name = Self::name(key)?;
-        match Self::read_from(&self.containers.primary, key, &name).await {
+        let c = &self.containers;
+        match c.within(Self::read_from(&c.primary, key, &name)).await {
             Ok(v) => Ok(v),
-            Err(e) if unreachable(&e) && self.containers.secondary.is_some() => {
+            Err(e) if unreachable(&e) && c.secondary.is_some() => {
                 tracing::warn!(error = %e, "blob primary unreachable; reading from the secondary");
-                let secondary = self.containers.secondary.as_ref().expect("checked above");
-                Self::read_from(secondary, key, &name)
+                let secondary = c.secondary.as_ref().expect("checked above");
+                c.within(Self::read_from(secondary, key, &name))
                     .await
                     .map_err(|e2| map_read_err(e2, key))
             }
@@ -303,11 +340,10 @@ impl BlobStorage {
             Precondition::IfMatch(etag) => options.if_match = Some(Etag::from(etag.clone())),
             Precondition::IfNotExists => options.if_none_match = Some(Etag::from("*")),
         }
+        let blob = self.containers.primary.blob_client(&name);
         let rsp = self
             .containers
-            .primary
-            .blob_client(&name)
-            .upload(RequestContent::from(body), Some(options))
+            .within(blob.upload(RequestContent::from(body), Some(options)))
             .await
             .map_err(|e| map_err(e, &change.key))?;
         rsp.etag
@@ -353,13 +389,8 @@ impl Storage for BlobStorage {
     async fn delete(&self, keys: &[String]) -> Result<(), StorageError> {
         for key in keys {
             let name = Self::name(key)?;
-            match self
-                .containers
-                .primary
-                .blob_client(&name)
-                .delete(None)
-                .await
-            {
+            let blob = self.containers.primary.blob_client(&name);
+            match self.containers.within(blob.delete(None)).await {
                 Ok(_) => {}
                 Err(e) if e.http_status() == Some(StatusCode::NotFound) => {}
                 Err(e) => return Err(map_err(e, key)),
@@ -370,8 +401,7 @@ impl Storage for BlobStorage {
 
     async fn ping(&self) -> Result<(), StorageError> {
         self.containers
-            .primary
-            .get_properties(None)
+            .within(self.containers.primary.get_properties(None))
             .await
             .map(|_| ())
             .map_err(|e| map_err(e, ""))

@@ -67,6 +67,10 @@ pub struct CosmosConfig {
     /// Regions in the order this deployment prefers them; each region lists
     /// itself first, so reads and writes stay local until it fails over.
     pub preferred_regions: Vec<String>,
+    /// Create the database and container when missing. Local runs only: in
+    /// Azure they belong to infra, and an identity with data-plane rights
+    /// alone is answered 403 on any create, even of what exists.
+    pub create_if_missing: bool,
 }
 
 pub struct CosmosStorage {
@@ -88,7 +92,11 @@ fn map_err(e: CosmosError, key: &str) -> StorageError {
         };
     }
     let code = u16::from(status.status_code());
-    if !e.is_from_wire()
+    // 403/3 WriteForbidden: this region cannot write right now (the write
+    // region is unreachable, before the account fails over). Transient,
+    // like an outage: the channel retries, readiness moves traffic.
+    if status.is_write_forbidden()
+        || !e.is_from_wire()
         || code >= 500
         || status.is_throttled()
         || status.is_timeout()
@@ -103,7 +111,10 @@ fn map_err(e: CosmosError, key: &str) -> StorageError {
 }
 
 impl CosmosStorage {
-    /// Connects, and creates the database and container (pk `/id`) if missing.
+    /// Connects and reads the container: it must exist. With
+    /// `create_if_missing`, first creates the database and container (pk
+    /// `/id`); a 403 on a create is then not fatal, since an Entra-only
+    /// account refuses creates even of what exists.
     pub async fn open(config: &CosmosConfig) -> Result<Self, StorageError> {
         let endpoint: AccountEndpoint = config.endpoint.parse().map_err(|e| {
             backend_err(format!("endpoint {:?} is not a URL: {e}", config.endpoint))
@@ -147,23 +158,40 @@ impl CosmosStorage {
             .build(account, RoutingStrategy::PreferredRegions(regions))
             .await
             .map_err(|e| map_err(e, ""))?;
-        match client.create_database(&config.database, None).await {
-            Ok(_) => {}
-            Err(e) if e.status().is_conflict() => {}
-            Err(e) => return Err(map_err(e, "")),
-        }
         let database = client.database_client(config.database.clone());
-        let properties = ContainerProperties::new(config.container.clone(), "/id".into());
-        match database.create_container(properties, None).await {
-            Ok(_) => {}
-            Err(e) if e.status().is_conflict() => {}
-            Err(e) => return Err(map_err(e, "")),
+        if config.create_if_missing {
+            match client.create_database(&config.database, None).await {
+                Ok(_) => {}
+                Err(e) if e.status().is_conflict() || e.status().is_forbidden() => {}
+                Err(e) => return Err(map_err(e, "")),
+            }
+            let properties = ContainerProperties::new(config.container.clone(), "/id".into());
+            match database.create_container(properties, None).await {
+                Ok(_) => {}
+                Err(e) if e.status().is_conflict() || e.status().is_forbidden() => {}
+                Err(e) => return Err(map_err(e, "")),
+            }
         }
+        let not_provisioned = || StorageError::NotProvisioned {
+            backend: BACKEND,
+            resource: format!(
+                "container {:?} in database {:?} at {}",
+                config.container, config.database, config.endpoint
+            ),
+        };
+        // A data-plane read: what an identity with data rights alone may do.
         let container = database
             .container_client(config.container.clone(), None)
             .await
-            .map_err(|e| map_err(e, ""))?;
-        Ok(Self { container })
+            .map_err(|e| match e.status().is_not_found() {
+                true => not_provisioned(),
+                false => map_err(e, ""),
+            })?;
+        match container.read(None).await {
+            Ok(_) => Ok(Self { container }),
+            Err(e) if e.status().is_not_found() => Err(not_provisioned()),
+            Err(e) => Err(map_err(e, "")),
+        }
     }
 
     async fn read_one(&self, key: &str) -> Result<Option<StoreItem>, StorageError> {

@@ -122,7 +122,12 @@ impl BlobTranscriptStore {
                 .list_blobs(Some(options))
                 .map_err(|e| map_err(e, prefix))?
                 .into_pages();
-            let Some(page) = pages.next().await else {
+            let Some(page) = self
+                .containers
+                .within(async { Ok::<_, azure_core::Error>(pages.next().await) })
+                .await
+                .map_err(|e| map_err(e, prefix))?
+            else {
                 return Ok(None);
             };
             let page = page
@@ -160,19 +165,22 @@ impl BlobTranscriptStore {
     }
 
     async fn download(&self, name: &str) -> Result<Option<Activity>, StorageError> {
-        let rsp = match self
+        let blob = self.containers.primary.blob_client(name);
+        let fetched = self
             .containers
-            .primary
-            .blob_client(name)
-            .download(None)
+            .within(async {
+                match blob.download(None).await {
+                    Ok(rsp) => rsp.body.collect().await.map(Some),
+                    // Deleted between listing and reading: it is simply gone.
+                    Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
             .await
-        {
-            Ok(r) => r,
-            // Deleted between listing and reading: it is simply gone.
-            Err(e) if e.http_status() == Some(StatusCode::NotFound) => return Ok(None),
-            Err(e) => return Err(map_err(e, name)),
+            .map_err(|e| map_err(e, name))?;
+        let Some(body) = fetched else {
+            return Ok(None);
         };
-        let body = rsp.body.collect().await.map_err(|e| map_err(e, name))?;
         serde_json::from_slice(&body)
             .map(Some)
             .map_err(|e| StorageError::Corrupt {
@@ -223,10 +231,9 @@ impl TranscriptStore for BlobTranscriptStore {
             metadata: Some(metadata),
             ..Default::default()
         };
+        let blob = self.containers.primary.blob_client(&name);
         self.containers
-            .primary
-            .blob_client(&name)
-            .upload(RequestContent::from(body), Some(options))
+            .within(blob.upload(RequestContent::from(body), Some(options)))
             .await
             .map_err(|e| map_err(e, &key))?;
         Ok(())
@@ -317,13 +324,8 @@ impl TranscriptStore for BlobTranscriptStore {
         })
         .await?;
         for name in names {
-            match self
-                .containers
-                .primary
-                .blob_client(&name)
-                .delete(None)
-                .await
-            {
+            let blob = self.containers.primary.blob_client(&name);
+            match self.containers.within(blob.delete(None)).await {
                 Ok(_) => {}
                 Err(e) if e.http_status() == Some(StatusCode::NotFound) => {}
                 Err(e) => return Err(map_err(e, &name)),
