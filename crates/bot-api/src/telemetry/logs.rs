@@ -83,7 +83,10 @@ pub fn init(log: &LogSettings, region: &str, tracer: Option<opentelemetry_sdk::t
     let otel = tracer.map(|t| {
         tracing_opentelemetry::layer().with_tracer(t).with_filter(
             tracing_subscriber::filter::filter_fn(|m| {
-                m.target().starts_with("bot_api") && *m.level() <= tracing::Level::INFO
+                // The service's spans and the turn's (bot-core), not the
+                // libraries' own.
+                (m.target().starts_with("bot_api") || m.target().starts_with("bot_core"))
+                    && *m.level() <= tracing::Level::INFO
             }),
         )
     });
