@@ -164,12 +164,12 @@ impl SqliteStorage {
 
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
-/// Past this many frames in the WAL (16 MB of 4 KB pages) a checkpoint also
+/// Past this many frames in the WAL (32 MB of 4 KB pages) a checkpoint also
 /// waits for readers to leave the WAL, so that the next commit writes it
 /// again from its start. Passive checkpoints alone copy every frame but,
 /// under load, never find a moment without a reader, and the WAL then grew
 /// by the size of every commit (78 MB/s at full load) without end.
-const RESTART_FRAMES: i64 = 4096;
+const RESTART_FRAMES: i64 = 8192;
 /// The size the WAL file is cut back to when it starts again from the top
 /// (SQLite's `journal_size_limit`); without it the file keeps its largest
 /// size forever.
@@ -177,7 +177,7 @@ const WAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
 /// How long an escalated checkpoint may hold up the writer while it waits
 /// for readers; a reader is a single keyed SELECT, so this is ample, and
 /// a busy pass is simply tried again on the next tick.
-const ESCALATED_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+const ESCALATED_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// How soon a restart that could not complete is tried again.
 const RETRY_RESTART_AFTER: std::time::Duration = std::time::Duration::from_millis(10);

