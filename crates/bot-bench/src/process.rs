@@ -112,16 +112,7 @@ pub async fn start(target: Target, cfg: &StartConfig) -> anyhow::Result<BotUnder
 impl BotUnderTest {
     /// Peak resident set (VmHWM) of the bot process.
     pub fn peak_rss_bytes(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmHWM:"))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|kb| kb.parse::<u64>().ok())
-            })
-            .map(|kb| kb * 1024)
-            .unwrap_or(0)
+        status_bytes(self.pid, "VmHWM:")
     }
 
     pub fn pid(&self) -> u32 {
@@ -132,6 +123,19 @@ impl BotUnderTest {
     pub fn cpu_seconds(&self) -> f64 {
         cpu_seconds_of(&self.pid.to_string())
     }
+}
+
+/// A size field of `/proc/{pid}/status` (kB there), in bytes; 0 if absent.
+pub fn status_bytes(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
 }
 
 /// CPU seconds this load generator used so far.

@@ -34,18 +34,6 @@ pub fn store_sizes(state_dir: &Path) -> String {
     )
 }
 
-fn rss_of(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
-}
-
 pub fn spawn(
     window: Arc<Mutex<Window>>,
     pid: u32,
@@ -74,7 +62,7 @@ pub fn spawn(
             };
             let secs = now.duration_since(last).as_secs_f64().max(1e-3);
             let t = now.duration_since(start).as_secs_f64();
-            let rss = rss_of(pid);
+            let rss = crate::process::status_bytes(pid, "VmRSS:");
             if w.ok + w.errors > 0 {
                 eprintln!(
                     "soak: {t:>5.0} {:>7.0} {:>8.2} {:>8.2} {:>7} {:>8.1}  {}",
