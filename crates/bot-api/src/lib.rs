@@ -5,14 +5,12 @@ pub mod directline;
 pub mod drain;
 pub mod error;
 pub mod intents;
-pub mod lu_settings;
 pub mod readiness;
 pub mod routes;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
 pub mod transcripts;
-pub mod webchat_settings;
 
 pub use app_state::AppState;
 pub use error::ApiError;

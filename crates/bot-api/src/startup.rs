@@ -29,7 +29,7 @@ use crate::readiness::{
     ChannelAuthCheck, HealthCheck, KnowledgeBaseCheck, Readiness, StorageCheck, StorageWriteCheck,
 };
 use crate::routes::{admin, cqa, health, messages};
-use crate::settings::{QnaKind, RemoteQna, Settings, StorageKind, TranscriptKind};
+use crate::settings::{AppType, QnaKind, RemoteQna, Settings, StorageKind, TranscriptKind};
 use crate::telemetry;
 use crate::transcripts::TranscriptLogger;
 
@@ -46,7 +46,7 @@ fn channel_security(
         channel_metadata_url: auth.channel_openid_metadata_url.clone(),
         emulator_metadata_url: auth.emulator_openid_metadata_url.clone(),
         channel_issuer: auth.channel_issuer.clone(),
-        tenant_id: (app.app_type() == "SingleTenant")
+        tenant_id: (app.app_type == AppType::SingleTenant)
             .then(|| app.tenant_id.clone())
             .flatten(),
         allowed_callers: auth.allowed_callers.clone(),
@@ -56,10 +56,14 @@ fn channel_security(
     };
     let validator = ChannelValidator::new(inbound, http.clone())?;
     // Settings::load checked that each app type has what it needs.
-    let missing =
-        |what: &str| anyhow::anyhow!("MicrosoftAppType {}: {what} is not set", app.app_type());
-    let identity = match app.app_type() {
-        "UserAssignedMSI" => AppIdentity::ManagedIdentity {
+    let missing = |what: &str| {
+        anyhow::anyhow!(
+            "MicrosoftAppType {}: {what} is not set",
+            app.app_type.name()
+        )
+    };
+    let identity = match app.app_type {
+        AppType::UserAssignedMsi => AppIdentity::ManagedIdentity {
             client_id: app_id.to_string(),
             endpoint: app
                 .identity_endpoint
@@ -71,7 +75,7 @@ fn channel_security(
                 .ok_or_else(|| missing("IDENTITY_HEADER"))?,
         },
         t => {
-            let tenant = if t == "SingleTenant" {
+            let tenant = if t == AppType::SingleTenant {
                 app.tenant_id
                     .clone()
                     .ok_or_else(|| missing("MicrosoftAppTenantId"))?
@@ -235,8 +239,7 @@ pub fn open_answerer(kind: &QnaKind) -> anyhow::Result<Arc<dyn Answerer>> {
 pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     if settings.app.app_id.is_none() && !settings.is_local_mode() {
         anyhow::bail!(
-            "bot.mode is {:?} but no MicrosoftAppId is configured: a production region never runs with auth off",
-            settings.bot.mode
+            "bot.mode is production but no MicrosoftAppId is configured: a production region never runs with auth off"
         );
     }
     let storage = open_storage(&settings.storage).await?;
@@ -288,7 +291,7 @@ pub async fn build_state_with(
             checks.push(Arc::new(ChannelAuthCheck(validator.clone())));
             tracing::info!(
                 app_id,
-                app_type = settings.app.app_type(),
+                app_type = settings.app.app_type.name(),
                 "channel authentication on: every activity needs a Bot Framework token"
             );
             (Some(validator), credentials)
