@@ -12,6 +12,7 @@ pub mod import;
 pub mod kb;
 pub mod normalized;
 pub mod qnamaker;
+pub mod quality;
 pub mod reload;
 pub mod remote;
 pub mod snapshot;
