@@ -132,6 +132,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         index.model_bytes() as f64 / 1048576.0
     );
     println!(
+        "confidence calibration:       {}",
+        index.calibration_summary()
+    );
+    println!(
         "latency p50 / p99 / max:      {:.0} / {:.0} / {:.0} µs",
         pct(0.5).as_secs_f64() * 1e6,
         pct(0.99).as_secs_f64() * 1e6,

@@ -2,6 +2,7 @@
 //! its importers, and the backends that answer from it.
 
 pub mod answerer;
+mod calibration;
 mod classifier;
 pub mod cqa;
 pub mod cqa_json;
