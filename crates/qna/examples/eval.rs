@@ -106,6 +106,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         100.0 * right as f64 / n
     );
     println!("held out at {threshold}:              {held_rates}");
+    let (t, separation) = quality::best_threshold(&index, &quality::held_out_cases(&held), 0.03)?;
+    println!("held out, <= 3% wrong:        {separation} at threshold {t:.3}");
     println!("wrong answers >= {threshold}:          {:.2}% of questions ({wrong_above} of {}), {:.2}% of answers given", 100.0 * wrong_above as f64 / n, held.len(), 100.0 * wrong_above as f64 / answered.max(1) as f64);
     println!(
         "right answers < {threshold}:           {:.2}% of questions",

@@ -69,6 +69,57 @@ impl std::fmt::Display for Rates {
     }
 }
 
+/// The lowest threshold at which at most `max_wrong` of `cases` get a
+/// confident wrong answer, and the rates there: how well the confidence
+/// separates right from wrong, whatever its scale.
+pub fn best_threshold(
+    index: &EmbeddedIndex,
+    cases: &[Case],
+    max_wrong: f64,
+) -> Result<(f32, Rates), QnaError> {
+    let mut outcomes = Vec::with_capacity(cases.len());
+    for case in cases {
+        let mut q = QnaQuery::new(case.question.clone());
+        q.top = 1;
+        if let Some(&(i, c)) = index.rank(&q)?.first() {
+            outcomes.push((c, Some(i) == case.expected));
+        }
+    }
+    Ok(separation(outcomes, cases.len(), max_wrong))
+}
+
+/// `best_threshold` over (confidence, right) of the questions that got an
+/// answer, out of `total` questions.
+fn separation(mut outcomes: Vec<(f32, bool)>, total: usize, max_wrong: f64) -> (f32, Rates) {
+    outcomes.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let allowed = (max_wrong * total as f64).floor() as usize;
+    let (mut best, mut rates) = (
+        1.0,
+        Rates {
+            below: total,
+            ..Rates::default()
+        },
+    );
+    let mut wrong = 0;
+    for (n, &(c, ok)) in outcomes.iter().enumerate() {
+        wrong += usize::from(!ok);
+        if wrong > allowed {
+            break;
+        }
+        // A threshold takes every answer of equal confidence, or none.
+        if outcomes.get(n + 1).is_some_and(|next| next.0 == c) {
+            continue;
+        }
+        best = c;
+        rates = Rates {
+            right: n + 1 - wrong,
+            wrong,
+            below: total - n - 1,
+        };
+    }
+    (best, rates)
+}
+
 /// Asks every case and counts the outcomes at `threshold`. An off-topic
 /// case (no expected answer) answered at or above it counts as wrong.
 pub fn measure(index: &EmbeddedIndex, cases: &[Case], threshold: f32) -> Result<Rates, QnaError> {
@@ -181,6 +232,53 @@ mod tests {
             "t.tsv",
         )
         .unwrap()
+    }
+
+    #[test]
+    fn separation_stops_before_too_many_wrong() {
+        let outcomes = vec![
+            (0.9, true),
+            (0.8, false),
+            (0.7, true),
+            (0.6, true),
+            (0.6, false),
+            (0.5, true),
+        ];
+        // One wrong allowed in 10 questions: down to 0.7, not into the tie
+        // at 0.6 that holds the second wrong.
+        let (t, r) = separation(outcomes.clone(), 10, 0.1);
+        assert_eq!(
+            (t, r),
+            (
+                0.7,
+                Rates {
+                    right: 2,
+                    wrong: 1,
+                    below: 7
+                }
+            )
+        );
+        let (t, r) = separation(outcomes, 10, 0.0);
+        assert_eq!(
+            (t, r),
+            (
+                0.9,
+                Rates {
+                    right: 1,
+                    wrong: 0,
+                    below: 9
+                }
+            )
+        );
+        let (_, r) = separation(vec![(0.9, false)], 4, 0.0);
+        assert_eq!(
+            r,
+            Rates {
+                right: 0,
+                wrong: 0,
+                below: 4
+            }
+        );
     }
 
     #[test]
