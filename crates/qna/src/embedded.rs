@@ -437,6 +437,7 @@ impl EmbeddedIndex {
             in_context && query.filter.as_ref().is_none_or(|f| f.matches(&q.metadata))
         };
         let known = self.classifier.predict(tokens, &mut s.model, &mut s.probs);
+        self.calibration.temper(&mut s.probs);
         let known_words = self.classifier.known_words(tokens) as f32 / tokens.len() as f32;
         // Each answer's rival is the best of the others: the runner-up for
         // the top answer, the top answer for the rest.

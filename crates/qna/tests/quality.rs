@@ -55,3 +55,29 @@ fn fresh_phrasings_at_the_default_threshold() {
     // "the", "new") in a question about something else.
     assert!(off.wrong <= 10, "off-topic answered: {off}");
 }
+
+/// A KB too small to calibrate (the sample KB) keeps the confidences it had
+/// before the calibration: near misses stay under the threshold, close
+/// paraphrases above it.
+#[test]
+fn a_kb_too_small_to_calibrate_keeps_its_threshold() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../kb/sample.tsv");
+    let index =
+        EmbeddedIndex::build(qna::import::load_path(std::path::Path::new(path)).unwrap()).unwrap();
+    let confidence = |q: &str| {
+        let mut query = qna::QnaQuery::new(q);
+        query.top = 1;
+        index.rank(&query).unwrap().first().map_or(0.0, |r| r.1)
+    };
+    for q in ["talk to a human", "cancel that", "stop"] {
+        assert!(confidence(q) < THRESHOLD, "{q}: {}", confidence(q));
+    }
+    for q in [
+        "reset my password",
+        "thanks a lot",
+        "are you a robot",
+        "bye now",
+    ] {
+        assert!(confidence(q) >= THRESHOLD, "{q}: {}", confidence(q));
+    }
+}
