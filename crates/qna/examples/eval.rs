@@ -3,16 +3,21 @@
 //! cargo run --release -p qna --example eval [-- path/to/kb.tsv]
 //!
 //! Split: of each answer's phrasings, every fifth is held out (20%); the rest
-//! is indexed and the held-out phrasings are asked. Prints top-1 accuracy,
-//! the share of wrong answers at or above the default threshold (0.5), the
-//! index build time (and its parts), p50/p99 latency per question, and the
-//! RSS with the KB loaded.
+//! is indexed and the held-out phrasings are asked. Prints top-1 accuracy;
+//! the three rates at the bot's default threshold (0.5): right at or above
+//! it, wrong at or above it, below it; the same for the fresh phrasings of
+//! `tests/data/fresh_phrasings.tsv` (asked of the whole KB) and how many of
+//! its off-topic questions get a confident answer; the index build time (and
+//! its parts), p50/p99 latency per question, and the RSS with the KB loaded.
+//! With QNA_EVAL_MISSES set, every question not answered right at the
+//! threshold is listed with the answer it got.
 //!
 //! With QNA_CACHE_DIR set, the re-ranker is kept in a snapshot there: the
 //! first run trains and writes it, the next loads it (run twice to see both).
 
 use std::time::Instant;
 
+use qna::quality::{self, Case, Rates};
 use qna::{EmbeddedIndex, QnaQuery, Tuning};
 
 /// A `/proc/self/status` figure in KiB: VmRSS now, VmHWM the peak.
@@ -50,6 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rss = status_kib("VmRSS:");
     let peak_build = status_kib("VmHWM:");
     let threshold = 0.5;
+    let held_rates = quality::measure(&index, &quality::held_out_cases(&held), threshold)?;
     let (mut right, mut wrong_above, mut right_below, mut answered) =
         (0usize, 0usize, 0usize, 0usize);
     let mut times = Vec::with_capacity(held.len());
@@ -99,6 +105,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "top-1 accuracy:               {:.2}%",
         100.0 * right as f64 / n
     );
+    println!("held out at {threshold}:              {held_rates}");
+    let (t, separation) = quality::best_threshold(&index, &quality::held_out_cases(&held), 0.03)?;
+    println!("held out, <= 3% wrong:        {separation} at threshold {t:.3}");
     println!("wrong answers >= {threshold}:          {:.2}% of questions ({wrong_above} of {}), {:.2}% of answers given", 100.0 * wrong_above as f64 / n, held.len(), 100.0 * wrong_above as f64 / answered.max(1) as f64);
     println!(
         "right answers < {threshold}:           {:.2}% of questions",
@@ -123,6 +132,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "re-ranker:                    {} features, {:.1} MiB of tables",
         index.feature_count(),
         index.model_bytes() as f64 / 1048576.0
+    );
+    println!(
+        "confidence calibration:       {}",
+        index.calibration_summary()
     );
     println!(
         "latency p50 / p99 / max:      {:.0} / {:.0} / {:.0} µs",
@@ -150,6 +163,61 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "peak RSS: build {:.1} MiB, after the questions {:.1} MiB",
             b as f64 / 1024.0,
             a as f64 / 1024.0
+        );
+    }
+    if std::env::var_os("QNA_EVAL_MISSES").is_some() {
+        misses(&index, &quality::held_out_cases(&held), threshold)?;
+    }
+    drop(index);
+
+    // New wording, asked of the whole KB as the bot would ask it.
+    let fresh_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/fresh_phrasings.tsv"
+    );
+    let cases = quality::fresh_cases(&kb, &std::fs::read_to_string(fresh_path)?, fresh_path)?;
+    let (on, off): (Vec<Case>, Vec<Case>) = cases.into_iter().partition(|c| c.expected.is_some());
+    let full = EmbeddedIndex::build_with(kb, tuning)?;
+    let fresh: Rates = quality::measure(&full, &on, threshold)?;
+    let off_rates = quality::measure(&full, &off, threshold)?;
+    println!("fresh phrasings at {threshold}:       {fresh}");
+    println!(
+        "off-topic answered >= {threshold}:     {:.2}% ({} of {})",
+        100.0 * off_rates.wrong_share(),
+        off_rates.wrong,
+        off_rates.total()
+    );
+    if std::env::var_os("QNA_EVAL_MISSES").is_some() {
+        misses(&full, &on, threshold)?;
+        misses(&full, &off, threshold)?;
+    }
+    Ok(())
+}
+
+/// Prints the cases not answered right at the threshold: what they should
+/// get, what they got, and with what confidence.
+fn misses(index: &EmbeddedIndex, cases: &[Case], threshold: f32) -> Result<(), qna::QnaError> {
+    let answer = |i: Option<usize>| i.map_or("(fallback)", |i| index.kb().qnas[i].answer.as_str());
+    for case in cases {
+        let mut q = QnaQuery::new(case.question.clone());
+        q.top = 1;
+        let (got, confidence) = match index.rank(&q)?.first() {
+            Some(&(i, c)) => (Some(i), c),
+            None => (None, 0.0),
+        };
+        let confident = got.is_some() && confidence >= threshold;
+        let ok = match case.expected {
+            Some(_) => confident && got == case.expected,
+            None => !confident,
+        };
+        if ok {
+            continue;
+        }
+        println!(
+            "miss\t{confidence:.3}\t{}\twant {}\tgot {}",
+            case.question,
+            answer(case.expected),
+            answer(got)
         );
     }
     Ok(())

@@ -12,10 +12,12 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::text::{features, Features};
 
-/// Character n-grams outnumber words; this keeps each block's say balanced.
-const CHAR_WEIGHT: f32 = 1.0;
+/// The character block's say next to the words'. 1.5 and the learning
+/// rate were chosen on out-of-fold phrasings of the chit-chat KB's training
+/// part (top-1 89.9% -> 90.4%), never on its held-out phrasings.
+const CHAR_WEIGHT: f32 = 1.5;
 const EPOCHS: usize = 14;
-const LEARNING_RATE: f32 = 0.6;
+const LEARNING_RATE: f32 = 1.2;
 
 /// Everything above that decides what training produces, for the snapshot
 /// key: a change of these constants invalidates stored models.
@@ -202,6 +204,16 @@ impl Classifier {
         }
         softmax(probs);
         scratch.vector.len()
+    }
+
+    /// How many of `tokens` the model has seen as words: a question made
+    /// mostly of unknown words is judged on the few it knows, and its
+    /// softmax is overconfident.
+    pub(crate) fn known_words(&self, tokens: &[String]) -> usize {
+        tokens
+            .iter()
+            .filter(|t| self.vocab.contains_key(&crate::text::word_key(t)))
+            .count()
     }
 
     pub fn feature_count(&self) -> usize {

@@ -3,10 +3,12 @@
 //! phrasings (see `classifier`).
 //!
 //! BM25 alone confuses answers whose phrasings share words; the classifier
-//! weighs every phrasing of an answer at once, and its softmax gives a
-//! confidence where 0.5 separates right from wrong. BM25 still decides which
-//! answers are in the running when the classifier knows none of the words
-//! (answer text matches, tiny KBs) and breaks near ties.
+//! weighs every phrasing of an answer at once. Its softmax orders the
+//! answers; the confidence comes from a calibration fitted on the KB's own
+//! phrasings (see `calibration`), so that 0.5 separates right from wrong.
+//! BM25 still decides which answers are in the running when the classifier
+//! knows none of the words (answer text matches, tiny KBs) and breaks near
+//! ties.
 //!
 //! Training is most of the build; with a cache path the trained model is
 //! kept in a snapshot (see `snapshot`) and trained again only when the
@@ -22,6 +24,7 @@ use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextO
 use tantivy::{doc, Index, ReloadPolicy, Searcher, Term};
 
 use crate::answerer::{Phrasings, QnaAnswer, QnaQuery};
+use crate::calibration::{self, Calibration, Evidence};
 use crate::classifier::{Classifier, IdMap, Scratch};
 use crate::error::QnaError;
 use crate::kb::KnowledgeBase;
@@ -68,7 +71,7 @@ pub struct BuildTimes {
     pub prepare: Duration,
     /// The tantivy index.
     pub index: Duration,
-    /// Training, or loading the snapshot.
+    /// Training (calibration included), or loading the snapshot.
     pub model: Duration,
     /// Writing the snapshot after training.
     pub store: Duration,
@@ -84,6 +87,7 @@ pub struct EmbeddedIndex {
     /// Per segment: doc id -> position in `kb.qnas`.
     doc_qna: Vec<Vec<u32>>,
     classifier: Classifier,
+    calibration: Calibration,
     /// Key of a normalised phrasing (`text::phrase_key`) -> the one answer
     /// it belongs to.
     exact: IdMap<u32>,
@@ -220,7 +224,7 @@ impl EmbeddedIndex {
         let key = snapshot.map(|_| snapshot::key(&kb));
         let loaded = match (snapshot, key) {
             (Some(path), Some(key)) => match snapshot::load(path, key, kb.qnas.len()) {
-                Lookup::Found(model) => Some(model),
+                Lookup::Found(model, calibration) => Some((model, calibration)),
                 Lookup::Missing => {
                     tracing::info!(path = %path.display(), "no knowledge-base snapshot yet; training");
                     None
@@ -232,7 +236,7 @@ impl EmbeddedIndex {
             },
             _ => None,
         };
-        let (source, tantivy, classifier, model_time, index_time) = match loaded {
+        let (source, tantivy, (classifier, calibration), model_time, index_time) = match loaded {
             Some(model) => {
                 let model_time = model_start.elapsed();
                 let index_start = Instant::now();
@@ -250,7 +254,11 @@ impl EmbeddedIndex {
                 // and tantivy's writer at once would raise the peak RSS by
                 // more than the overlap saves (tens of ms, once per change).
                 let model_start = Instant::now();
-                let model = Classifier::train(&phrasings, kb.qnas.len());
+                // The calibration trains a classifier of its own on part of
+                // the phrasings, first, so its buffers are gone before the
+                // real one's.
+                let calibration = Calibration::fit_out_of_fold(&phrasings, kb.qnas.len());
+                let model = (Classifier::train(&phrasings, kb.qnas.len()), calibration);
                 let model_time = model_start.elapsed();
                 release_free_memory();
                 let index_start = Instant::now();
@@ -273,7 +281,7 @@ impl EmbeddedIndex {
         drop(phrasings);
         let store_start = Instant::now();
         if let (ModelSource::Trained, Some(path), Some(key)) = (source, snapshot, key) {
-            match snapshot::store(path, &classifier, key) {
+            match snapshot::store(path, &classifier, calibration, key) {
                 Ok(()) => tracing::info!(path = %path.display(), "knowledge-base snapshot written"),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot write the knowledge-base snapshot; the next start trains again")
@@ -291,6 +299,7 @@ impl EmbeddedIndex {
             answer,
             doc_qna,
             classifier,
+            calibration,
             tuning,
             build_time: start.elapsed(),
             times: BuildTimes {
@@ -319,6 +328,11 @@ impl EmbeddedIndex {
         self.classifier.feature_count()
     }
 
+    /// The confidence calibration in words (for the eval command).
+    pub fn calibration_summary(&self) -> String {
+        self.calibration.to_string()
+    }
+
     /// Bytes of the re-ranker's tables.
     pub fn model_bytes(&self) -> usize {
         self.classifier.weight_bytes()
@@ -327,7 +341,12 @@ impl EmbeddedIndex {
     /// Writes the re-ranker's snapshot to `path` (what `botctl kb compile`
     /// ships), whether it was trained or loaded.
     pub fn write_snapshot(&self, path: &Path) -> Result<(), QnaError> {
-        snapshot::store(path, &self.classifier, snapshot::key(&self.kb))
+        snapshot::store(
+            path,
+            &self.classifier,
+            self.calibration,
+            snapshot::key(&self.kb),
+        )
     }
 
     /// Best BM25 score per answer among the top hits, into `best` (one slot
@@ -418,20 +437,33 @@ impl EmbeddedIndex {
             in_context && query.filter.as_ref().is_none_or(|f| f.matches(&q.metadata))
         };
         let known = self.classifier.predict(tokens, &mut s.model, &mut s.probs);
+        self.calibration.temper(&mut s.probs);
+        let known_words = self.classifier.known_words(tokens) as f32 / tokens.len() as f32;
+        // Each answer's rival is the best of the others: the runner-up for
+        // the top answer, the top answer for the rest.
+        let (best, p1, p2) = calibration::top_two(&s.probs).unwrap_or((0, 0.0, 0.0));
         self.bm25(tokens, &mut s.bm25)?;
         let top_bm25 = s.bm25.iter().copied().fold(0.0f32, f32::max);
         let mut scored: Vec<(usize, f32, f32)> = Vec::with_capacity(s.probs.len());
-        for (i, (p, &b)) in s.probs.iter().zip(&s.bm25).enumerate() {
+        for (i, (&p, &b)) in s.probs.iter().zip(&s.bm25).enumerate() {
             if (known == 0 && b == 0.0) || !allowed(i) {
                 continue;
             }
-            let mut confidence = *p;
-            if known == 0 {
+            let (p, confidence) = if known == 0 {
                 // Only the answer text matched: BM25 is all the evidence.
-                confidence = 0.5 * b / (b + 5.0);
-            }
+                let c = 0.5 * b / (b + 5.0);
+                (c, c)
+            } else {
+                let evidence = Evidence {
+                    p,
+                    rival: if i == best { p2 } else { p1 },
+                    known: known_words,
+                    words: tokens.len(),
+                };
+                (p, self.calibration.confidence(&evidence))
+            };
             let rel = if top_bm25 > 0.0 { b / top_bm25 } else { 0.0 };
-            let rank = confidence.max(1e-9).ln() + self.tuning.bm25_weight * rel;
+            let rank = p.max(1e-9).ln() + self.tuning.bm25_weight * rel;
             scored.push((i, rank, confidence));
         }
         // The words of a prompt button, or a known phrasing, are certain.

@@ -2,6 +2,7 @@
 //! its importers, and the backends that answer from it.
 
 pub mod answerer;
+mod calibration;
 mod classifier;
 pub mod cqa;
 pub mod cqa_json;
@@ -12,6 +13,7 @@ pub mod import;
 pub mod kb;
 pub mod normalized;
 pub mod qnamaker;
+pub mod quality;
 pub mod reload;
 pub mod remote;
 pub mod snapshot;

@@ -7,10 +7,11 @@
 //! magic "QNAKBSNP" | version u32 | key u64 | payload length u64 | checksum u64
 //! payload: classes u32 | features u32 | keys u64 × features | idf f32 × features
 //!          | scales f32 × features | weights i8 × features × classes | bias f32 × classes
+//!          | calibration kind u32 | calibration f32 × 6
 //! ```
 //!
 //! The key is a hash of everything training reads (the phrasings of each
-//! answer, in order, and the training constants), so a KB whose questions
+//! answer, in order, and the training and calibration constants), so a KB whose questions
 //! changed, or a build that trains differently, never uses an old model.
 //! Answer texts are not part of it: training does not read them. A snapshot
 //! that is missing, stale, truncated, corrupted or of another version is
@@ -19,6 +20,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::calibration::Calibration;
 use crate::classifier::{training_constants, Classifier, Parts};
 use crate::error::QnaError;
 use crate::kb::KnowledgeBase;
@@ -26,7 +28,8 @@ use crate::kb::KnowledgeBase;
 const MAGIC: &[u8; 8] = b"QNAKBSNP";
 /// Bump when the layout, the features or the training change in a way the
 /// key does not see (tokenisation, hashing, quantisation).
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: the confidence calibration follows the bias.
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER: usize = 8 + 4 + 8 + 8 + 8;
 
 /// Where the snapshot of the KB file `kb_path` lives in `cache_dir`.
@@ -71,7 +74,10 @@ impl Hash {
 pub fn key(kb: &KnowledgeBase) -> u64 {
     let mut h = Hash::new();
     h.word(u64::from(FORMAT_VERSION));
-    for c in training_constants() {
+    for c in training_constants()
+        .into_iter()
+        .chain(crate::calibration::constants())
+    {
         h.word(c);
     }
     h.word(kb.qnas.len() as u64);
@@ -84,10 +90,12 @@ pub fn key(kb: &KnowledgeBase) -> u64 {
     h.0
 }
 
-pub(crate) fn encode(model: &Classifier, key: u64) -> Vec<u8> {
+pub(crate) fn encode(model: &Classifier, calibration: Calibration, key: u64) -> Vec<u8> {
     let p = model.to_parts();
     let n = p.keys.len();
-    let mut payload = Vec::with_capacity(8 + n * (8 + 4 + 4 + p.classes) + 4 * p.classes);
+    let mut payload = Vec::with_capacity(
+        8 + n * (8 + 4 + 4 + p.classes) + 4 * p.classes + 4 * (1 + Calibration::PARTS),
+    );
     payload.extend_from_slice(&(p.classes as u32).to_le_bytes());
     payload.extend_from_slice(&(n as u32).to_le_bytes());
     for k in &p.keys {
@@ -98,6 +106,11 @@ pub(crate) fn encode(model: &Classifier, key: u64) -> Vec<u8> {
     }
     payload.extend(p.weights.iter().map(|w| *w as u8));
     for v in &p.bias {
+        payload.extend_from_slice(&v.to_le_bytes());
+    }
+    let (kind, numbers) = calibration.to_parts();
+    payload.extend_from_slice(&kind.to_le_bytes());
+    for v in numbers {
         payload.extend_from_slice(&v.to_le_bytes());
     }
     let mut sum = Hash::new();
@@ -164,7 +177,7 @@ pub(crate) fn decode(
     bytes: &[u8],
     expected_key: u64,
     classes: usize,
-) -> Result<Classifier, String> {
+) -> Result<(Classifier, Calibration), String> {
     let mut r = Reader { rest: bytes };
     if r.take(8)? != MAGIC {
         return Err("not a knowledge-base snapshot".into());
@@ -201,22 +214,27 @@ pub(crate) fn decode(
     let scales = r.f32s(n)?;
     let weights = r.items(n, classes)?.iter().map(|b| *b as i8).collect();
     let bias = r.f32s(classes)?;
+    let kind = r.u32()?;
+    let mut numbers = [0.0f32; Calibration::PARTS];
+    numbers.copy_from_slice(&r.f32s(Calibration::PARTS)?);
     if !r.rest.is_empty() {
         return Err("trailing bytes".into());
     }
-    Classifier::from_parts(Parts {
+    let calibration = Calibration::from_parts(kind, numbers)?;
+    let model = Classifier::from_parts(Parts {
         keys,
         idf,
         classes,
         weights,
         scales,
         bias,
-    })
+    })?;
+    Ok((model, calibration))
 }
 
 /// What a look in the cache found.
 pub(crate) enum Lookup {
-    Found(Classifier),
+    Found(Classifier, Calibration),
     Missing,
     /// Present but unusable, and why.
     Rejected(String),
@@ -225,7 +243,7 @@ pub(crate) enum Lookup {
 pub(crate) fn load(path: &Path, key: u64, classes: usize) -> Lookup {
     match std::fs::read(path) {
         Ok(bytes) => match decode(&bytes, key, classes) {
-            Ok(model) => Lookup::Found(model),
+            Ok((model, calibration)) => Lookup::Found(model, calibration),
             Err(why) => Lookup::Rejected(why),
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Lookup::Missing,
@@ -235,7 +253,12 @@ pub(crate) fn load(path: &Path, key: u64, classes: usize) -> Lookup {
 
 /// Writes atomically: a temporary file in the same directory, renamed over
 /// the old snapshot, so a reader sees the old file or the new one, whole.
-pub(crate) fn store(path: &Path, model: &Classifier, key: u64) -> Result<(), QnaError> {
+pub(crate) fn store(
+    path: &Path,
+    model: &Classifier,
+    calibration: Calibration,
+    key: u64,
+) -> Result<(), QnaError> {
     let io = |e: std::io::Error| QnaError::Io {
         path: path.display().to_string(),
         message: e.to_string(),
@@ -243,7 +266,7 @@ pub(crate) fn store(path: &Path, model: &Classifier, key: u64) -> Result<(), Qna
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let bytes = encode(model, key);
+    let bytes = encode(model, calibration, key);
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let tmp = path.with_extension(format!(
         "kbsnap.{}.{}.tmp",
@@ -266,6 +289,11 @@ mod tests {
     use super::*;
     use crate::text::tokens;
 
+    const FITTED: Calibration = Calibration::Fitted {
+        weights: [0.5, 1.0, 0.7, 1.2, -1.0],
+        exponent: 2.5,
+    };
+
     fn model() -> Classifier {
         let ex: Vec<(Vec<String>, usize)> = [("how old are you", 0), ("who made you", 1)]
             .iter()
@@ -277,8 +305,10 @@ mod tests {
     #[test]
     fn every_damage_is_refused() {
         let m = model();
-        let bytes = encode(&m, 7);
-        assert!(decode(&bytes, 7, 2).is_ok());
+        let bytes = encode(&m, FITTED, 7);
+        assert_eq!(decode(&bytes, 7, 2).map(|d| d.1), Ok(FITTED));
+        let raw = encode(&m, Calibration::Raw, 7);
+        assert_eq!(decode(&raw, 7, 2).map(|d| d.1), Ok(Calibration::Raw));
         assert!(decode(&bytes, 8, 2)
             .unwrap_err()
             .contains("other questions"));

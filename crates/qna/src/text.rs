@@ -105,6 +105,11 @@ pub fn phrase_key(tokens: &[String]) -> u64 {
     fnv(tokens.iter().map(|t| t.as_bytes()))
 }
 
+/// The feature of one word on its own (a unigram).
+pub fn word_key(token: &str) -> u64 {
+    fnv([b"w".as_slice(), token.as_bytes()])
+}
+
 /// Hashed features of a tokenised text, in two blocks: words (unigrams and
 /// bigrams) and characters (2- to 4-grams inside each padded word). Each
 /// block gets its own weight and norm later.
@@ -130,7 +135,7 @@ pub fn features_into(tokens: &[String], f: &mut Features) {
     f.words.clear();
     f.chars.clear();
     for (i, t) in tokens.iter().enumerate() {
-        f.words.push(fnv([b"w".as_slice(), t.as_bytes()]));
+        f.words.push(word_key(t));
         if let Some(next) = tokens.get(i + 1) {
             f.words
                 .push(fnv([b"b".as_slice(), t.as_bytes(), next.as_bytes()]));
