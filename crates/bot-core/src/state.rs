@@ -146,6 +146,27 @@ fn is_pending(record: &Value) -> bool {
     record.get(SENT).is_some()
 }
 
+/// A record is its activity id alone (a string: one allocation to read,
+/// copy and write, where most of a conversation's 32 records are just that)
+/// or an object with the id and its replies or outbox.
+fn record_id(record: &Value) -> Option<&str> {
+    match record {
+        Value::String(id) => Some(id),
+        other => other.get("id").and_then(Value::as_str),
+    }
+}
+
+/// A record object with nothing but its id becomes the id alone.
+fn compact(record: &mut Value) {
+    if let Value::Object(m) = record {
+        if m.len() == 1 {
+            if let Some(Value::String(id)) = m.remove("id") {
+                *record = Value::String(id);
+            }
+        }
+    }
+}
+
 /// The conversation state this bot keeps.
 #[derive(Debug, Clone, Default)]
 pub struct ConversationState(pub StateDoc);
@@ -210,12 +231,27 @@ impl ConversationState {
             .find(|p| p.get("id").and_then(Value::as_str) == Some(activity_id))
     }
 
+    /// Turns the record of `activity_id` into its id alone, if nothing else
+    /// is left in it.
+    fn compact_record(&mut self, activity_id: &str) {
+        if let Some(list) = self
+            .0
+            .doc
+            .get_mut("processedActivities")
+            .and_then(Value::as_array_mut)
+        {
+            if let Some(r) = list.iter_mut().find(|r| record_id(r) == Some(activity_id)) {
+                compact(r);
+            }
+        }
+    }
+
     /// The record of an activity this conversation already processed.
     pub fn processed(&self, activity_id: &str) -> Option<Processed> {
         let record = self
             .records()
             .iter()
-            .find(|p| p.get("id").and_then(Value::as_str) == Some(activity_id))?;
+            .find(|p| record_id(p) == Some(activity_id))?;
         let outbox = record_outbox(record);
         Some(Processed {
             id: activity_id.to_string(),
@@ -230,7 +266,7 @@ impl ConversationState {
         self.records()
             .iter()
             .filter(|p| is_pending(p))
-            .filter_map(|p| p.get("id").and_then(Value::as_str).map(str::to_string))
+            .filter_map(|p| record_id(p).map(str::to_string))
             .collect()
     }
 
@@ -264,7 +300,9 @@ impl ConversationState {
             *entry = Value::Array(Vec::new());
         }
         if let Value::Array(list) = entry {
-            list.push(Value::Object(record));
+            let mut record = Value::Object(record);
+            compact(&mut record);
+            list.push(record);
             // The oldest go first, except records whose replies are still
             // pending: those are never forgotten, or a reply would be lost.
             let mut over = list.len().saturating_sub(PROCESSED_WINDOW);
@@ -281,6 +319,7 @@ impl ConversationState {
                         m.remove(REPLIES_TREE);
                     }
                 }
+                compact(p);
             }
         }
     }
@@ -313,6 +352,7 @@ impl ConversationState {
             for k in [SENT, REPLIES_JSON, REPLIES_TREE, CLAIM, CLAIM_UNTIL] {
                 record.remove(k);
             }
+            self.compact_record(activity_id);
             return true;
         }
         record.insert(SENT.into(), sent.into());
@@ -494,6 +534,34 @@ mod tests {
             None
         ));
         assert_eq!(c.0.doc["botbuilderProperty"], "kept");
+    }
+
+    #[test]
+    fn a_done_record_is_its_id_alone_and_object_records_are_still_read() {
+        let mut c = ConversationState(StateDoc::default());
+        c.record_processed("plain", Recorded::Nothing);
+        c.record_processed("out", Recorded::Outbox(&[reply("x")], claim()));
+        let list = &c.0.doc["processedActivities"];
+        assert_eq!(list[0], serde_json::json!("plain"));
+        assert!(list[1].is_object());
+        let done = Progress {
+            total: 1,
+            sent: 1,
+            failed: 0,
+        };
+        assert!(c.update_outbox("out", done, None));
+        assert_eq!(
+            c.0.doc["processedActivities"],
+            serde_json::json!(["plain", "out"])
+        );
+        assert!(c.processed("plain").is_some() && c.processed("out").is_some());
+        assert!(c.pending().is_empty());
+        // Records written as objects by earlier versions are found too.
+        c.0.doc["processedActivities"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"id": "old"}));
+        assert!(c.processed("old").is_some());
     }
 
     #[test]
