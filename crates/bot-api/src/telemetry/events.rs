@@ -8,33 +8,14 @@
 use std::sync::Arc;
 
 use bot_schema::Activity;
-use serde::Serialize;
 use serde_json::{Map, Value};
 
+pub use super::event::TelemetryEvent;
 use super::export::Exporter;
 
 pub const BOT_MSG_RECEIVE_EVENT: &str = "BotMessageReceived";
 pub const BOT_MSG_SEND_EVENT: &str = "BotMessageSend";
 pub const QNA_MSG_EVENT: &str = "QnaMessage";
-
-/// One event as written to the continuous export (one NDJSON line).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TelemetryEvent {
-    pub time: chrono::DateTime<chrono::Utc>,
-    pub name: &'static str,
-    pub region: String,
-    pub instance: String,
-    /// Not personal data by botbuilder's rules; what App Insights keeps as
-    /// the event's context.
-    pub channel_id: String,
-    pub conversation_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub activity_id: Option<String>,
-    pub properties: Map<String, Value>,
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    pub metrics: Map<String, Value>,
-}
 
 /// Where the bot's events go. Recording never blocks: the export queue is
 /// bounded and drops (counted) when full.

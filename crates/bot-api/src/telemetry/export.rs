@@ -18,7 +18,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::events::TelemetryEvent;
+use super::event::TelemetryEvent;
 use super::metrics::metrics;
 use super::otel::RateLimited;
 

@@ -6,6 +6,7 @@
 //! and tasks with bounded queues, drops are counted, failures logged.
 
 pub mod blob_sink;
+pub mod event;
 pub mod events;
 pub mod export;
 pub mod logs;
