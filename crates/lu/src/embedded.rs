@@ -207,7 +207,7 @@ impl EmbeddedRecognizer {
             v.sort_unstable();
             v.dedup();
         }
-        release_free_memory();
+        heap::release_free_memory();
         Ok(Self {
             vocab,
             intents: file.intents.iter().map(|i| i.name.clone()).collect(),
@@ -399,24 +399,6 @@ impl EmbeddedRecognizer {
             recognizer: KIND.into(),
             endpoint: None,
         })
-    }
-}
-
-/// Hands the memory the build freed (tantivy's writer arena and
-/// hash table) back to the OS. glibc keeps freed heap, per-thread arenas
-/// included, mapped and counted in RSS; trimming returns it. Other allocators return memory
-/// on their own terms, so elsewhere this does nothing.
-pub(crate) fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        extern "C" {
-            fn malloc_trim(pad: usize) -> i32;
-        }
-        // SAFETY: malloc_trim takes no pointers and only releases free
-        // memory; it is safe to call at any time from any thread.
-        unsafe {
-            malloc_trim(0);
-        }
     }
 }
 

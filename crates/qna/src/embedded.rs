@@ -260,7 +260,7 @@ impl EmbeddedIndex {
                 let calibration = Calibration::fit_out_of_fold(&phrasings, kb.qnas.len());
                 let model = (Classifier::train(&phrasings, kb.qnas.len()), calibration);
                 let model_time = model_start.elapsed();
-                release_free_memory();
+                heap::release_free_memory();
                 let index_start = Instant::now();
                 let t = build_tantivy(&kb, &phrasings);
                 (
@@ -289,7 +289,7 @@ impl EmbeddedIndex {
             }
         }
         let store = store_start.elapsed();
-        release_free_memory();
+        heap::release_free_memory();
         Ok(Self {
             exact,
             phrasings: kb.qnas.iter().map(|q| q.questions.clone().into()).collect(),
@@ -503,25 +503,6 @@ impl EmbeddedIndex {
             .into_iter()
             .map(|(i, c)| self.kb.qnas[i].to_answer_with(self.phrasings[i].clone(), c, BACKEND))
             .collect())
-    }
-}
-
-/// Hands the memory the build freed (tantivy's writer arena, training
-/// buffers) back to the OS. glibc keeps freed heap, per-thread arenas
-/// included, mapped and counted in RSS (measured: 24 MiB after a build
-/// that keeps 11 MiB); trimming returns it. Other allocators return memory
-/// on their own terms, so elsewhere this does nothing.
-pub(crate) fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        extern "C" {
-            fn malloc_trim(pad: usize) -> i32;
-        }
-        // SAFETY: malloc_trim takes no pointers and only releases free
-        // memory; it is safe to call at any time from any thread.
-        unsafe {
-            malloc_trim(0);
-        }
     }
 }
 

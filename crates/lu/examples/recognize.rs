@@ -2,7 +2,7 @@
 //! shipped intents file, asked every chit-chat KB question and every
 //! example (what each turn does before the KB).
 //!
-//! cargo run --release -p lu --example latency
+//! cargo run --release -p lu --example recognize
 //!
 //! Also prints how the answers split over the intents and a digest of the
 //! top intents and confidences, so a change that should not move results
