@@ -6,7 +6,8 @@
 //!   reply marked; retried in the background, on redelivery and before the
 //!   next activity.
 //! - `state`: conversation and user state in botbuilder's document shape.
-//! - `bot` and `dispatch`: the conversation logic and intent routing.
+//! - `bot` and `dispatch`: the conversation logic and intent routing;
+//!   `prompts`: how choices are shown on each channel.
 //!
 //! The HTTP service (`bot-api`) is a layer around `Engine`: it authenticates
 //! and parses, calls `turn::run` and `outbox`, and maps `CoreError` to
@@ -19,6 +20,7 @@ pub mod engine;
 pub mod error;
 pub mod observer;
 pub mod outbox;
+pub mod prompts;
 pub mod state;
 pub mod turn;
 

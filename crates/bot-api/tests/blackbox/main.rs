@@ -3,6 +3,7 @@
 mod support;
 
 mod bad_input;
+mod channels;
 mod concurrency;
 mod drain;
 mod export_blob;

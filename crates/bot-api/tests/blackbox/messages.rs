@@ -74,6 +74,8 @@ async fn emulator_gets_trace_activities_others_do_not() {
     assert_eq!(types, vec!["trace", "trace", "message"]);
     assert_eq!(body["activities"][0]["name"], "Recognizer");
     assert_eq!(body["activities"][1]["name"], "QnAMaker");
+    // The Emulator's QnA panel names the knowledge base.
+    assert_eq!(body["activities"][1]["value"]["knowledgeBaseId"], "sample");
 }
 
 #[tokio::test]

@@ -249,3 +249,37 @@ pub async fn read_state(state_dir: &Path, key: &str) -> Option<Value> {
         .remove(key)
         .map(|i| i.document)
 }
+
+/// A knowledge base file in QnA Maker's TSV export format: (question,
+/// answer, follow-up prompts, context-only), one QnA id per row from 1.
+pub fn kb_file(dir: &Path, rows: &[(&str, &str, &[&str], bool)]) -> String {
+    let id_of = |q: &str| rows.iter().position(|r| r.0 == q).map(|i| i + 1);
+    let mut tsv = String::from(
+        "Question\tAnswer\tSource\tMetadata\tSuggestedQuestions\tIsContextOnly\tPrompts\tQnaId\n",
+    );
+    for (i, (question, answer, prompts, context_only)) in rows.iter().enumerate() {
+        let prompts: Vec<Value> = prompts
+            .iter()
+            .enumerate()
+            .map(|(n, p)| {
+                json!({"displayOrder": n + 1, "qnaId": id_of(p).expect("prompt is a question of the KB"), "displayText": p})
+            })
+            .collect();
+        tsv.push_str(&format!(
+            "{question}\t{answer}\tEditorial\t\t[]\t{context_only}\t{}\t{}\n",
+            Value::from(prompts),
+            i + 1
+        ));
+    }
+    let path = dir.join("kb.tsv");
+    std::fs::write(&path, tsv).unwrap();
+    path.display().to_string()
+}
+
+/// The activities of one type the channel received.
+pub fn of_type<'a>(got: &'a [Captured], kind: &str) -> Vec<&'a Value> {
+    got.iter()
+        .map(|c| &c.body)
+        .filter(|b| b["type"] == kind)
+        .collect()
+}

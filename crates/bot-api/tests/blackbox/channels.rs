@@ -1,0 +1,117 @@
+//! What each channel gets, by the channel table: prompts as suggested
+//! actions, hero cards or a list; markdown where it renders.
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+pub const PROMPTS: [&str; 5] = ["VPN", "Email", "Wiki", "Printer", "Laptop"];
+
+/// A KB whose first answer has five follow-up prompts, in markdown.
+pub fn access_kb(dir: &std::path::Path) -> String {
+    let mut rows: Vec<(&str, &str, &[&str], bool)> = vec![(
+        "How do I get access to a system?",
+        "**Pick** the system you need access to:",
+        &PROMPTS,
+        false,
+    )];
+    let answers = [
+        "Use the *VPN portal* with your badge number.",
+        "Email access comes with your account on day one.",
+        "Ask in the wiki's *Access requests* page.",
+        "Printers need no access: send to the nearest one.",
+        "Laptops are handed out by the service desk.",
+    ];
+    for (p, a) in PROMPTS.iter().zip(answers) {
+        rows.push((p, a, &[], true));
+    }
+    kb_file(dir, &rows)
+}
+
+fn on(channel: &str, id: &str, text: &str) -> Value {
+    let mut a = expect_replies(message(id, &format!("{channel}-conv"), "u1", text));
+    a["channelId"] = json!(channel);
+    a
+}
+
+async fn reply(bot: &BotProcess, activity: &Value) -> Value {
+    let resp = post(bot, activity).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let messages: Vec<&Value> = body["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["type"] == "message")
+        .collect();
+    assert_eq!(messages.len(), 1, "{body}");
+    messages[0].clone()
+}
+
+pub fn suggested(reply: &Value) -> Vec<String> {
+    reply["suggestedActions"]["actions"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|b| b["value"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every imBack button of the reply's hero cards, in order.
+pub fn card_buttons(reply: &Value) -> Vec<String> {
+    reply["attachments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["contentType"] == "application/vnd.microsoft.card.hero")
+        .flat_map(|a| a["content"]["buttons"].as_array().unwrap().clone())
+        .map(|b| {
+            assert_eq!(b["type"], "imBack", "{b}");
+            b["value"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn prompts_and_markdown_follow_each_channels_capabilities() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = access_kb(dir.path());
+    let bot = BotProcess::start(dir.path(), &[("BOT__QNA__KB_PATH", &kb)]);
+    let question = "How do I get access to a system?";
+    let all: Vec<String> = PROMPTS.iter().map(|p| p.to_string()).collect();
+
+    // Web Chat: all five as suggested actions, markdown rendered.
+    let r = reply(&bot, &on("webchat", "w1", question)).await;
+    assert_eq!(suggested(&r), all);
+    assert!(r.get("attachments").is_none(), "{r}");
+    assert_eq!(r["textFormat"], "markdown");
+    assert_eq!(r["text"], "**Pick** the system you need access to:");
+
+    // Slack shows no suggested actions: a hero card with every prompt.
+    let r = reply(&bot, &on("slack", "s1", question)).await;
+    assert!(r.get("suggestedActions").is_none(), "{r}");
+    assert_eq!(card_buttons(&r), all);
+    assert_eq!(r["textFormat"], "markdown");
+
+    // SMS shows neither: the prompts are listed under the answer, plain.
+    let r = reply(&bot, &on("sms", "t1", question)).await;
+    assert!(r.get("suggestedActions").is_none() && r.get("attachments").is_none());
+    assert_eq!(r["textFormat"], "plain");
+    assert_eq!(
+        r["text"],
+        "**Pick** the system you need access to:\n\n- VPN\n- Email\n- Wiki\n- Printer\n- Laptop"
+    );
+    // Typing a listed prompt follows it.
+    let r = reply(&bot, &on("sms", "t2", "Printer")).await;
+    assert_eq!(
+        r["text"],
+        "Printers need no access: send to the nearest one."
+    );
+
+    // A channel the table does not name keeps suggested actions, plain text.
+    let r = reply(&bot, &on("some-custom-channel", "x1", question)).await;
+    assert_eq!(suggested(&r), all);
+    assert_eq!(r["textFormat"], "plain");
+}
