@@ -1,5 +1,6 @@
 //! What each channel gets, by the channel table: prompts as suggested
-//! actions, hero cards or a list; markdown where it renders.
+//! actions, hero cards or a list; markdown where it renders; the welcome
+//! with no `replyToId` on Web Chat and Direct Line.
 
 use serde_json::{json, Value};
 
@@ -114,4 +115,56 @@ async fn prompts_and_markdown_follow_each_channels_capabilities() {
     let r = reply(&bot, &on("some-custom-channel", "x1", question)).await;
     assert_eq!(suggested(&r), all);
     assert_eq!(r["textFormat"], "plain");
+}
+
+/// A conversationUpdate that adds the user, as each channel sends it.
+fn members_added(channel: &str, service_url: &str) -> Value {
+    json!({
+        "type": "conversationUpdate", "id": format!("{channel}-update-1"),
+        "channelId": channel, "serviceUrl": service_url,
+        "conversation": {"id": format!("{channel}-welcome")},
+        "from": {"id": "u1"}, "recipient": {"id": "bot-1", "name": "Bot"},
+        "membersAdded": [{"id": "bot-1"}, {"id": "u1"}],
+    })
+}
+
+#[tokio::test]
+async fn the_welcome_replies_to_nothing_on_web_chat_and_direct_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bot = BotProcess::start(dir.path(), &[]);
+    let channel = ChannelServer::start().await;
+    for (name, replies_to_update) in [("webchat", false), ("directline", false), ("msteams", true)]
+    {
+        let resp = post(&bot, &members_added(name, &channel.url)).await;
+        assert_eq!(resp.status(), 200, "{name}");
+        let got = channel.take();
+        assert_eq!(
+            got.len(),
+            1,
+            "{name}: one welcome for the one user: {got:?}"
+        );
+        let welcome = &got[0];
+        assert!(welcome.body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Hello and welcome"));
+        // Two suggestions: within every one of these channels' limits.
+        assert_eq!(
+            suggested(&welcome.body),
+            ["What can you do?", "Who made you?"],
+            "{name}"
+        );
+        let conversation = format!("/channel-prefix/v3/conversations/{name}-welcome/activities");
+        if replies_to_update {
+            assert_eq!(welcome.body["replyToId"], format!("{name}-update-1"));
+            assert_eq!(welcome.path, format!("{conversation}/{name}-update-1"));
+        } else {
+            assert!(
+                welcome.body.get("replyToId").is_none(),
+                "{name}: {:?}",
+                welcome.body
+            );
+            assert_eq!(welcome.path, conversation, "{name}: sendToConversation");
+        }
+    }
 }
