@@ -50,8 +50,12 @@ pub async fn post(
                 .await?;
             tracing::debug!(kind = ?identity.kind, issuer = %identity.issuer, "authenticated");
         }
-        if let Some(url) = activity.service_url.as_deref() {
-            app.service_urls.check(url)?;
+        // Nothing is posted to serviceUrl for expectReplies (the replies are
+        // in the answer), so only other activities need it allowed.
+        if activity.delivery_mode() != DeliveryMode::ExpectReplies {
+            if let Some(url) = activity.service_url.as_deref() {
+                app.service_urls.check(url)?;
+            }
         }
         Ok::<_, ApiError>(activity)
     }
@@ -64,13 +68,19 @@ pub async fn post(
             activity.name.as_deref().unwrap_or("")
         )));
     }
+    let expect_replies = activity.delivery_mode() == DeliveryMode::ExpectReplies;
     if !Bot::handles(&activity) {
-        // typing, event, endOfConversation, unknown types...: acknowledged.
-        return Ok(StatusCode::OK.into_response());
+        // typing, event, endOfConversation, unknown types...: acknowledged,
+        // with the (empty) ExpectedReplies body a caller that expects
+        // replies reads, as botbuilder answers it.
+        return Ok(if expect_replies {
+            expected_replies(&[])
+        } else {
+            StatusCode::OK.into_response()
+        });
     }
 
     app.telemetry.message_received(&activity);
-    let expect_replies = activity.delivery_mode() == DeliveryMode::ExpectReplies;
     let received = chrono::Utc::now();
     // The channel waits 15 s for its answer; sending replies stays within
     // the budget counted from here.
