@@ -144,6 +144,10 @@ impl Bot {
     ) -> Result<Vec<Activity>, CoreError> {
         let turn = conversation.turn_count() + 1;
         conversation.set_turn_count(turn);
+        // With a person: the operator answers, the bot keeps the message.
+        if conversation.record_for_operator(activity) {
+            return Ok(Vec::new());
+        }
         // In a Teams channel every message @mentions the bot: the question
         // is what follows the mention.
         let text = activity.text_without_recipient_mention();

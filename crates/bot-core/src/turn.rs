@@ -19,6 +19,7 @@ use tracing::Instrument;
 use crate::conversation_lock::ConversationGuard;
 use crate::engine::Engine;
 use crate::error::CoreError;
+use crate::handoff;
 use crate::outbox;
 use crate::state::{user_key, Claim, ConversationState, Processed, Recorded, StateDoc};
 
@@ -94,11 +95,19 @@ pub async fn run(
             .map(|k| StateDoc::from_item(k.clone(), items.remove(k)))
             .unwrap_or_default();
         let user_before = user.doc.clone();
+        // Proactive messages (an operator's) go where this activity came from.
+        conversation.set_reference(&activity.conversation_reference());
+        let handed_off = conversation.is_handed_off();
 
         let mut replies = engine
             .bot
             .on_turn(activity, &mut conversation, &mut user)
             .await?;
+        if !handed_off && conversation.is_handed_off() {
+            // Listed before the commit: a crash in between leaves an entry
+            // that lists nothing, never a hand-off nobody sees.
+            handoff::register(engine.storage.as_ref(), channel, conversation_id).await?;
+        }
         // Trace activities are for the Emulator only.
         if activity.channel_id() != "emulator" {
             replies.retain(|r| !r.is_type(activity_types::TRACE));

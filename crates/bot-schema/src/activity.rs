@@ -352,7 +352,8 @@ impl Activity {
     }
 }
 
-fn now_rfc3339() -> String {
+/// Now, as the schema's timestamps spell it (UTC, milliseconds).
+pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 

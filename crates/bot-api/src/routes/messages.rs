@@ -156,7 +156,7 @@ fn expected_replies(activities: &[Activity]) -> Response {
     Json(ExpectedReplies { activities }).into_response()
 }
 
-fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -169,7 +169,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-fn parse(body: &[u8]) -> Result<Activity, ApiError> {
+pub(crate) fn parse(body: &[u8]) -> Result<Activity, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         if e.is_data() {
             ApiError::BadRequest(format!("body is not a valid Activity: {e}"))

@@ -8,6 +8,7 @@ mod concurrency;
 mod drain;
 mod export_blob;
 mod flaky_channel;
+mod handoff;
 mod messages;
 mod outbox;
 mod restart;

@@ -250,6 +250,32 @@ pub async fn read_state(state_dir: &Path, key: &str) -> Option<Value> {
         .map(|i| i.document)
 }
 
+/// The admin key the tests' bots are started with (`admin_env`).
+pub const ADMIN_KEY: &str = "admin-key-for-the-black-box-tests";
+
+/// Settings that mount the admin routes with [`ADMIN_KEY`].
+pub fn admin_env() -> (&'static str, &'static str) {
+    ("BOT__AUTH__ADMIN_KEY", ADMIN_KEY)
+}
+
+/// An admin call: status and JSON body (Null when there is none).
+pub async fn admin(
+    bot: &BotProcess,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let mut req = client()
+        .request(method, bot.url(path))
+        .header("x-admin-key", ADMIN_KEY);
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
 /// A knowledge base file in QnA Maker's TSV export format: (question,
 /// answer, follow-up prompts, context-only), one QnA id per row from 1.
 pub fn kb_file(dir: &Path, rows: &[(&str, &str, &[&str], bool)]) -> String {
