@@ -8,7 +8,7 @@ use std::time::Duration;
 use bot_core::dispatch::{Dispatcher, IntentConfig};
 use lu::Recognizer;
 
-use crate::lu_settings::{LuKind, LuSettings};
+use crate::settings::{LuKind, LuSettings};
 
 impl LuSettings {
     /// What the dispatcher needs of the section.

@@ -5,7 +5,6 @@ pub mod directline;
 pub mod drain;
 pub mod error;
 pub mod intents;
-pub mod lu_settings;
 pub mod proactive;
 pub mod readiness;
 pub mod routes;
@@ -14,7 +13,6 @@ pub mod settings;
 pub mod startup;
 pub mod telemetry;
 pub mod transcripts;
-pub mod webchat_settings;
 
 pub use app_state::AppState;
 pub use error::ApiError;

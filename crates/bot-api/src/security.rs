@@ -11,7 +11,7 @@ use bot_auth::{AppCredentials, AppIdentity, ChannelValidator, InboundConfig, Ser
 use bot_schema::{ConnectorClient, CredentialProvider, NoCredentials};
 use secrecy::SecretString;
 
-use crate::settings::Settings;
+use crate::settings::{AppType, Settings};
 
 /// The HTTP client for Connector calls, token and key endpoints.
 pub fn http_client() -> anyhow::Result<reqwest::Client> {
@@ -45,7 +45,7 @@ pub fn validator(
         channel_metadata_url: auth.channel_openid_metadata_url.clone(),
         emulator_metadata_url: auth.emulator_openid_metadata_url.clone(),
         channel_issuer: auth.channel_issuer.clone(),
-        tenant_id: (app.app_type() == "SingleTenant")
+        tenant_id: (app.app_type == AppType::SingleTenant)
             .then(|| app.tenant_id.clone())
             .flatten(),
         allowed_callers: auth.allowed_callers.clone(),
@@ -69,10 +69,14 @@ pub fn credentials(
     let auth = &settings.auth;
     let app = &settings.app;
     // Settings::load checked that each app type has what it needs.
-    let missing =
-        |what: &str| anyhow::anyhow!("MicrosoftAppType {}: {what} is not set", app.app_type());
-    let identity = match app.app_type() {
-        "UserAssignedMSI" => AppIdentity::ManagedIdentity {
+    let missing = |what: &str| {
+        anyhow::anyhow!(
+            "MicrosoftAppType {}: {what} is not set",
+            app.app_type.name()
+        )
+    };
+    let identity = match app.app_type {
+        AppType::UserAssignedMsi => AppIdentity::ManagedIdentity {
             client_id: app_id.to_string(),
             endpoint: app
                 .identity_endpoint
@@ -84,7 +88,7 @@ pub fn credentials(
                 .ok_or_else(|| missing("IDENTITY_HEADER"))?,
         },
         t => {
-            let tenant = if t == "SingleTenant" {
+            let tenant = if t == AppType::SingleTenant {
                 app.tenant_id
                     .clone()
                     .ok_or_else(|| missing("MicrosoftAppTenantId"))?

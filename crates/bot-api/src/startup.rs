@@ -165,8 +165,7 @@ pub fn open_answerer(kind: &QnaKind) -> anyhow::Result<Arc<dyn Answerer>> {
 pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     if settings.app.app_id.is_none() && !settings.is_local_mode() {
         anyhow::bail!(
-            "bot.mode is {:?} but no MicrosoftAppId is configured: a production region never runs with auth off",
-            settings.bot.mode
+            "bot.mode is production but no MicrosoftAppId is configured: a production region never runs with auth off"
         );
     }
     let backend = open_storage(&settings.storage).await?;
@@ -217,7 +216,7 @@ async fn build_state_inner(
             checks.push(Arc::new(ChannelAuthCheck(validator.clone())));
             tracing::info!(
                 app_id,
-                app_type = settings.app.app_type(),
+                app_type = settings.app.app_type.name(),
                 "channel authentication on: every activity needs a Bot Framework token"
             );
             Some(validator)

@@ -21,8 +21,9 @@ pub fn run(args: ConfigArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         ConfigCommand::Show => match Settings::load() {
             Ok(s) => {
-                // Secrets are `SecretString`s: Debug prints them redacted.
-                println!("{s:#?}");
+                // The same dump as GET /admin/settings: secrets only as
+                // whether they are set.
+                println!("{:#}", s.redacted());
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {

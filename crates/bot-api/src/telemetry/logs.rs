@@ -11,7 +11,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use crate::settings::LogSettings;
+use crate::settings::{LogFormat, LogSettings};
 
 /// Wraps a formatter and stamps the region on each line: `region=X` in front
 /// of text lines, a `"region"` member in JSON ones.
@@ -58,7 +58,7 @@ pub fn init(log: &LogSettings, region: &str, tracer: Option<opentelemetry_sdk::t
         .or_else(|_| EnvFilter::try_new(&log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let fmt: Box<dyn Layer<Registry> + Send + Sync> = if log.format == "json" {
+    let fmt: Box<dyn Layer<Registry> + Send + Sync> = if log.format == LogFormat::Json {
         tracing_subscriber::fmt::layer()
             .with_ansi(ansi)
             .fmt_fields(JsonFields::new())
