@@ -231,3 +231,40 @@ async fn emulator_and_skill_tokens_name_the_caller() {
         .unwrap_err();
     assert!(matches!(e, AuthError::InvalidToken(_)), "{e}");
 }
+
+#[tokio::test]
+async fn a_key_fetch_cancelled_half_way_does_not_hold_off_the_next() {
+    use bot_auth::openid::OpenIdKeys;
+    // A metadata endpoint that does not answer yet: connections wait in the
+    // listener's queue.
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let base = format!("http://{}", std_listener.local_addr().unwrap());
+    let openid = OpenIdKeys::new(
+        format!("{base}/meta"),
+        reqwest::Client::new(),
+        Duration::from_secs(3600),
+        Duration::from_secs(60),
+    );
+    // A readiness check gives up on it.
+    let gave_up = tokio::time::timeout(Duration::from_millis(200), openid.ensure_fresh()).await;
+    assert!(gave_up.is_err(), "the fetch cannot have finished");
+
+    // The endpoint answers now; the next caller fetches at once, although
+    // the one-minute limit has not passed.
+    let [a, _] = keys();
+    let jwks = json!({"keys": [a.jwk(None)]});
+    let meta = json!({"jwks_uri": format!("{base}/keys")});
+    let app = axum::Router::new()
+        .route(
+            "/meta",
+            axum::routing::get(move || async move { axum::Json(meta) }),
+        )
+        .route(
+            "/keys",
+            axum::routing::get(move || async move { axum::Json(jwks) }),
+        );
+    let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    assert!(openid.key(&a.kid).await.unwrap().is_some());
+}
