@@ -11,7 +11,7 @@ use bot_auth::{AppCredentials, AppIdentity, ChannelValidator, InboundConfig, Ser
 use bot_schema::{ConnectorClient, CredentialProvider, NoCredentials};
 use secrecy::SecretString;
 
-use crate::settings::{AppType, Settings};
+use crate::settings::{AppType, Cloud, Settings};
 
 /// The HTTP client for Connector calls, token and key endpoints.
 pub fn http_client() -> anyhow::Result<reqwest::Client> {
@@ -48,7 +48,15 @@ pub fn validator(
         tenant_id: (app.app_type == AppType::SingleTenant)
             .then(|| app.tenant_id.clone())
             .flatten(),
+        emulator_authority: auth.login_authority.clone(),
+        emulator_tenants: match auth.cloud {
+            Cloud::Public => bot_auth::constants::BOT_FRAMEWORK_TENANTS,
+            Cloud::UsGovernment => bot_auth::constants::US_GOVERNMENT_TENANTS,
+        }
+        .map(String::from)
+        .to_vec(),
         allowed_callers: auth.allowed_callers.clone(),
+        channel_caller_id: auth.caller_id.clone(),
         key_max_age: Duration::from_secs(auth.key_max_age_secs),
         key_min_refresh: Duration::from_secs(auth.key_refresh_min_secs),
         ..InboundConfig::new(app_id)
@@ -93,7 +101,7 @@ pub fn credentials(
                     .clone()
                     .ok_or_else(|| missing("MicrosoftAppTenantId"))?
             } else {
-                bot_auth::constants::MULTI_TENANT.to_string()
+                auth.channel_auth_tenant.clone()
             };
             AppIdentity::ClientSecret {
                 client_id: app_id.to_string(),

@@ -37,9 +37,11 @@ pub async fn post(
             bot_auth::header::inspect(bot_auth::header::bearer_token(authorization)?)?;
         }
         check_content_type(&headers)?;
-        let activity = parse(&body)?;
+        let mut activity = parse(&body)?;
         telemetry::note_activity_type(activity.kind.as_deref().unwrap_or(""));
         validate(&activity)?;
+        // callerId says who sent the activity: only the token may say it.
+        activity.caller_id = None;
         if let Some(auth) = &app.auth {
             let identity = auth
                 .authenticate(
@@ -49,7 +51,10 @@ pub async fn post(
                 )
                 .await?;
             tracing::debug!(kind = ?identity.kind, issuer = %identity.issuer, "authenticated");
+            activity.caller_id = Some(identity.caller_id);
         }
+        // A tenant the bot does not serve is refused before any state is read.
+        bot_auth::tenants::check_teams_tenant(&app.settings.auth.allowed_teams_tenants, &activity)?;
         // Nothing is posted to serviceUrl for expectReplies (the replies are
         // in the answer), so only other activities need it allowed.
         if activity.delivery_mode() != DeliveryMode::ExpectReplies {

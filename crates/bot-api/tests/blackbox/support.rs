@@ -309,3 +309,110 @@ pub fn of_type<'a>(got: &'a [Captured], kind: &str) -> Vec<&'a Value> {
         .filter(|b| b["type"] == kind)
         .collect()
 }
+
+/// A bot that must not start: its exit status and what it said.
+pub fn start_refused(state_dir: &Path, env: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bot-api"));
+    cmd.current_dir(repo_root())
+        .env("BOT__SERVER__LISTEN", "127.0.0.1:0")
+        .env("BOT__STORAGE__PATH", state_dir.join("state.db"))
+        .env_remove("BOT_REGION")
+        .env_remove("MicrosoftAppId")
+        .env_remove("MicrosoftAppPassword");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run bot-api");
+    assert!(!out.status.success(), "bot-api started: {out:?}");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+pub const APP_ID: &str = "3f6bd8a2-0c8e-4a4b-9d0e-6c1f2b7a9e51";
+
+/// A Bot Framework cloud on 127.0.0.1: bot-auth's identity stand-in (OpenID
+/// metadata, signing keys, token endpoints and a Connector that records
+/// what the bot sends), with one signing key for channels and the Emulator.
+pub struct Cloud {
+    pub server: bot_auth::testkit::IdentityServer,
+    key: bot_auth::testkit::TestKey,
+}
+
+impl Cloud {
+    pub async fn start() -> Self {
+        let server = bot_auth::testkit::IdentityServer::start().await;
+        let key = bot_auth::testkit::TestKey::generate("cloud-key");
+        server.set_channel_keys(vec![key.jwk(None)]);
+        server.set_emulator_keys(vec![key.jwk(None)]);
+        Self { server, key }
+    }
+
+    /// The bot's app registration (client secret) and this cloud's
+    /// endpoints as the settings of `section` ("auth" for the public
+    /// cloud, "auth.us_government").
+    pub fn env(&self, section: &str) -> Vec<(String, String)> {
+        let prefix = format!("BOT__{}", section.to_uppercase().replace('.', "__"));
+        vec![
+            ("MicrosoftAppId".into(), APP_ID.into()),
+            ("MicrosoftAppPassword".into(), "client-secret".into()),
+            (
+                format!("{prefix}__CHANNEL_OPENID_METADATA_URL"),
+                self.server.channel_metadata_url(),
+            ),
+            (
+                format!("{prefix}__EMULATOR_OPENID_METADATA_URL"),
+                self.server.emulator_metadata_url(),
+            ),
+            (
+                format!("{prefix}__TOKEN_ENDPOINT"),
+                self.server.token_endpoint(),
+            ),
+        ]
+    }
+
+    /// A channel's token, from `issuer`, for replies to this cloud's Connector.
+    pub fn channel_token(&self, issuer: &str) -> String {
+        let now = bot_auth::testkit::now();
+        self.key.sign(&json!({
+            "iss": issuer, "aud": APP_ID, "exp": now + 3600, "nbf": now - 10,
+            "serviceurl": self.server.base_url(),
+        }))
+    }
+
+    /// A v1 token of a bot (`caller`), as a skill caller sends it.
+    pub fn bot_token(&self, caller: &str) -> String {
+        let now = bot_auth::testkit::now();
+        self.key.sign(&json!({
+            "iss": "https://sts.windows.net/d6d49420-f39b-4df7-a1dc-d59a935871db/",
+            "aud": APP_ID, "exp": now + 3600, "nbf": now - 10, "ver": "1.0", "appid": caller,
+        }))
+    }
+}
+
+/// Posts with `Authorization: Bearer <token>`.
+pub async fn post_with(bot: &BotProcess, token: &str, activity: &Value) -> reqwest::Response {
+    client()
+        .post(bot.url("/api/messages"))
+        .bearer_auth(token)
+        .json(activity)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The transcript of a conversation, from the SQLite transcript store.
+pub async fn transcript(path: &Path, channel: &str, conversation: &str) -> Vec<Value> {
+    use bot_storage::transcript::{SqliteTranscriptStore, TranscriptStore};
+    let store = SqliteTranscriptStore::open(path).unwrap();
+    let page = store
+        .activities(channel, conversation, None, None)
+        .await
+        .unwrap();
+    page.items
+        .iter()
+        .map(|a| serde_json::to_value(a).unwrap())
+        .collect()
+}
