@@ -272,6 +272,7 @@ async fn build_state_inner(
         locks: Arc::new(ConversationLocks::new()),
         max_turn_attempts: settings.bot.max_turn_attempts,
         observer,
+        typing_after: settings.bot.typing_after(),
     });
     let proactive = Arc::new(Proactive {
         storage: backend,

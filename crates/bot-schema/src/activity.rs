@@ -311,6 +311,22 @@ impl Activity {
         }
     }
 
+    /// A typing indicator in reply to this one, as botbuilder's
+    /// `ShowTypingMiddleware` sends while a slow turn runs.
+    pub fn create_typing(&self) -> Activity {
+        Activity {
+            kind: Some(activity_types::TYPING.to_string()),
+            from: self.recipient.clone(),
+            recipient: self.from.clone(),
+            reply_to_id: self.reply_to_id_for_replies(),
+            service_url: self.service_url.clone(),
+            channel_id: self.channel_id.clone(),
+            conversation: self.conversation.clone(),
+            relates_to: self.relates_to.clone(),
+            ..Default::default()
+        }
+    }
+
     /// A trace activity in reply to this one (shown only by the Emulator).
     pub fn create_trace(
         &self,

@@ -1,5 +1,5 @@
 //! `[auth]` as botbuilder users write it: the cloud from `ChannelService`,
-//! `"*"` callers, the Teams tenant list.
+//! `"*"` callers, the Teams tenant list; `[bot] typing_after_ms`.
 
 use super::*;
 
@@ -55,16 +55,22 @@ fn channel_service_picks_the_clouds_endpoints() {
 }
 
 #[test]
-fn callers_and_tenants() {
+fn callers_tenants_and_typing() {
     let s = Settings::load_from(&env(&[
         ("BOT__AUTH__ALLOWED_CALLERS", "*"),
         ("BOT__AUTH__ALLOWED_TEAMS_TENANTS", "tenant-a,tenant-b"),
+        ("BOT__BOT__TYPING_AFTER_MS", "0"),
     ]))
     .unwrap();
     assert_eq!(s.auth.allowed_callers, ["*"]);
     assert_eq!(s.auth.allowed_teams_tenants, ["tenant-a", "tenant-b"]);
+    assert_eq!(s.bot.typing_after(), None);
     let defaults = Settings::load_from(&env(&[])).unwrap();
     assert!(defaults.auth.allowed_teams_tenants.is_empty());
+    assert_eq!(
+        defaults.bot.typing_after(),
+        Some(std::time::Duration::from_millis(500))
+    );
     let e = Settings::load_from(&env(&[("BOT__AUTH__ALLOWED_TEAMS_TENANTS", "a b")]))
         .unwrap_err()
         .to_string();

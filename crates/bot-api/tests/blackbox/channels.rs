@@ -1,6 +1,7 @@
 //! What each channel gets, by the channel table: prompts as suggested
 //! actions, hero cards or a list; markdown where it renders; the welcome
-//! with no `replyToId` on Web Chat and Direct Line.
+//! with no `replyToId` on Web Chat and Direct Line; a typing indicator
+//! before a slow answer.
 
 use serde_json::{json, Value};
 
@@ -167,4 +168,59 @@ async fn the_welcome_replies_to_nothing_on_web_chat_and_direct_line() {
             assert_eq!(welcome.path, conversation, "{name}: sendToConversation");
         }
     }
+}
+
+#[tokio::test]
+async fn a_slow_answer_is_preceded_by_a_typing_indicator() {
+    let dir = tempfile::tempdir().unwrap();
+    let channel = ChannelServer::start().await;
+    // The KB answers only once the channel has seen the typing indicator
+    // (or after 5 s): without one, the answer still comes, second.
+    let captured = channel.captured.clone();
+    let kb = SlowKb::start("Connect to **vpn.contoso.com**.", move || {
+        captured
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|c| c.body["type"] == "typing")
+    })
+    .await;
+    let mut env: Vec<(&str, String)> = kb.env();
+    env.push(("BOT__BOT__TYPING_AFTER_MS", "50".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let bot = BotProcess::start(dir.path(), &env);
+
+    let mut a = message("slow-1", "typing-conv", "u1", "What is the VPN address?");
+    a["channelId"] = json!("webchat");
+    a["serviceUrl"] = json!(channel.url);
+    let resp = post(&bot, &a).await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let got = channel.take();
+    let kinds: Vec<&str> = got
+        .iter()
+        .map(|c| c.body["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["typing", "message"], "{got:?}");
+    assert_eq!(got[0].body["replyToId"], "slow-1");
+    assert_eq!(got[0].body["from"]["id"], "bot-1");
+    assert_eq!(
+        got[0].path,
+        "/channel-prefix/v3/conversations/typing-conv/activities/slow-1"
+    );
+    assert_eq!(got[1].body["text"], "Connect to **vpn.contoso.com**.");
+    assert_eq!(got[1].body["textFormat"], "markdown");
+}
+
+#[tokio::test]
+async fn a_quick_answer_gets_no_typing_indicator() {
+    let dir = tempfile::tempdir().unwrap();
+    let channel = ChannelServer::start().await;
+    // Well above what the embedded KB takes.
+    let bot = BotProcess::start(dir.path(), &[("BOT__BOT__TYPING_AFTER_MS", "30000")]);
+    let mut a = message("quick-1", "quick-conv", "u1", "Who made you?");
+    a["serviceUrl"] = json!(channel.url);
+    assert_eq!(post(&bot, &a).await.status(), 200);
+    let got = channel.take();
+    assert!(got.iter().all(|c| c.body["type"] != "typing"), "{got:?}");
+    assert_eq!(of_type(&got, "message").len(), 1);
 }

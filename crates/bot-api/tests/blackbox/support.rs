@@ -310,6 +310,63 @@ pub fn of_type<'a>(got: &'a [Captured], kind: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// A remote knowledge base (Azure AI Language question answering, the
+/// documented `POST /language/:query-knowledgebases` API) that holds each
+/// answer until `ready()` says so (or 5 s pass): a slow KB whose slowness
+/// the test controls without timing anything.
+pub struct SlowKb {
+    pub url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SlowKb {
+    pub async fn start(answer: &str, ready: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        let answer = answer.to_string();
+        let ready = Arc::new(ready);
+        let app = Router::new().without_v07_checks().route(
+            "/language/:query-knowledgebases",
+            axum::routing::post(move || {
+                let (answer, ready) = (answer.clone(), ready.clone());
+                async move {
+                    let until = std::time::Instant::now() + Duration::from_secs(5);
+                    while !ready() && std::time::Instant::now() < until {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    axum::Json(json!({"answers": [{
+                        "questions": ["What is the VPN address?"], "answer": answer,
+                        "confidenceScore": 0.93, "id": 1, "source": "Editorial", "metadata": {},
+                        "dialog": {"isContextOnly": false, "prompts": []},
+                    }]}))
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { url, task }
+    }
+
+    /// Settings that make the bot ask this KB.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("BOT__QNA__KIND", "cqa".into()),
+            ("BOT__QNA__ENDPOINTS", self.url.clone()),
+            ("BOT__QNA__KEY", "slow-kb-key".into()),
+            ("BOT__QNA__PROJECT_NAME", "faq".into()),
+            ("BOT__QNA__TIMEOUT_MS", "10000".into()),
+            ("BOT__QNA__RETRIES", "0".into()),
+        ]
+    }
+}
+
+impl Drop for SlowKb {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// A bot that must not start: its exit status and what it said.
 pub fn start_refused(state_dir: &Path, env: &[(&str, &str)]) -> String {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bot-api"));
