@@ -16,7 +16,43 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t =
     libmimalloc_sys::mi_option_use_numa_nodes - 1;
 
+const HELP: &str = "\
+bot-api: a Bot Framework bot (POST activities to /api/messages).
+
+Usage: bot-api [--help | --version]
+
+It takes no arguments: its settings come, each layer over the one before, from
+  1. config/default.toml, built into the binary (every key and its default);
+  2. config/regions/$BOT_REGION.toml, when BOT_REGION is set (the directory
+     is $BOT_CONFIG_DIR, default ./config);
+  3. environment variables BOT__SECTION__KEY, e.g. BOT__SERVER__LISTEN=0.0.0.0:8080;
+  4. the Bot Framework names MicrosoftAppId, MicrosoftAppPassword,
+     MicrosoftAppType, MicrosoftAppTenantId (none: local mode, auth off).
+A bad or unknown key stops the start (exit 2) naming the key and its origin.
+`botctl config show` prints the effective settings, secrets redacted.
+
+With no settings it is the local bot: http://127.0.0.1:3978/api/messages,
+SQLite state under ./data, the sample knowledge base, auth off.
+SIGTERM drains (readiness 503, turns in flight finish); Ctrl-C stops.
+";
+
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None => {}
+        Some("-h" | "--help") => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Some("-V" | "--version") => {
+            println!("bot-api {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => {
+            eprintln!("bot-api: unknown argument {other:?}; settings come from files and the environment (see bot-api --help)");
+            return ExitCode::from(2);
+        }
+    }
     #[cfg(feature = "mimalloc")]
     // SAFETY: sets a plain option before any thread but this one exists.
     unsafe {

@@ -1,5 +1,6 @@
 use std::sync::Mutex;
-use std::time::Instant;
+// tokio's clock, so tests can run the cool-down on a paused clock.
+use tokio::time::Instant;
 
 use crate::policy::Policy;
 

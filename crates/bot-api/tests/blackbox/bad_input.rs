@@ -78,3 +78,31 @@ async fn bad_input_matrix() {
         .unwrap();
     assert_eq!(state["turnCount"], 1);
 }
+
+#[test]
+fn help_and_version_print_and_exit_and_an_argument_is_refused() {
+    let run = |arg: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_bot-api"))
+            .arg(arg)
+            // Were the argument ignored, the start would fail on this.
+            .env("BOT__SERVER__LISTEN", "not-an-address")
+            .output()
+            .unwrap()
+    };
+    let help = run("--help");
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(help.status.success(), "{help:?}");
+    assert!(
+        text.contains("config/default.toml") && text.contains("BOT__SECTION__KEY"),
+        "{text}"
+    );
+    let version = run("--version");
+    assert!(version.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("bot-api {}", env!("CARGO_PKG_VERSION"))
+    );
+    let other = run("--port=80");
+    assert_eq!(other.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&other.stderr).contains("--port=80"));
+}

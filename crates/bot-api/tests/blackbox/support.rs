@@ -18,6 +18,15 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// A port the OS hands out now; free again once this listener closes, and
+/// not handed out again at once.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port")
+}
+
 pub struct BotProcess {
     child: Child,
     pub base: String,
@@ -29,9 +38,10 @@ impl BotProcess {
     /// listens. `env` adds or overrides settings.
     pub fn start(state_dir: &Path, env: &[(&str, &str)]) -> Self {
         let root = repo_root();
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_bot-api"));
         cmd.current_dir(&root)
-            .env("BOT__SERVER__LISTEN", "127.0.0.1:0")
+            .env("BOT__SERVER__LISTEN", addr.to_string())
             .env("BOT__STORAGE__PATH", state_dir.join("state.db"))
             .env("BOT__LOG__FORMAT", "text")
             .env("RUST_LOG", "info")
@@ -48,38 +58,31 @@ impl BotProcess {
         }
         let mut child = cmd.spawn().expect("start bot-api");
         let logs = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        {
+        for out in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
             let logs = logs.clone();
             std::thread::spawn(move || {
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if let Some(addr) = line
-                        .split_whitespace()
-                        .find_map(|w| w.strip_prefix("address="))
-                    {
-                        let _ = tx.send(addr.to_string());
-                    }
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
                     logs.lock().unwrap().push(line);
                 }
             });
         }
-        {
-            let logs = logs.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    logs.lock().unwrap().push(line);
-                }
-            });
-        }
-        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(a) => a,
-            Err(_) => {
+        // Listening once a connection is accepted; a process that exited
+        // first failed to start, and its log says why.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(addr).is_err() {
+            let exited = child.try_wait().ok().flatten();
+            if exited.is_some() || std::time::Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("bot-api did not start: {:#?}", logs.lock().unwrap());
+                panic!(
+                    "bot-api did not start ({exited:?}): {:#?}",
+                    logs.lock().unwrap()
+                );
             }
-        };
+            std::thread::sleep(Duration::from_millis(10));
+        }
         Self {
             child,
             base: format!("http://{addr}"),

@@ -90,10 +90,12 @@ pub struct DrillArgs {
     pub max_duplicates: u64,
     #[arg(long)]
     pub max_failed: Option<u64>,
+    /// A time bound on the recovery (first success after the fault). With
+    /// or without it, a drill with no success after its fault fails.
     #[arg(long)]
     pub max_rto_secs: Option<f64>,
-    /// Fails the drill when a readiness flip (see --watch-ready) takes
-    /// longer, or never happens.
+    /// A time bound on readiness flips (see --watch-ready). With or without
+    /// it, a watched readiness that never flips fails the drill.
     #[arg(long)]
     pub max_flip_secs: Option<f64>,
 }
