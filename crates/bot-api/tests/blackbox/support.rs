@@ -373,7 +373,8 @@ impl Drop for SlowKb {
     }
 }
 
-/// A bot that must not start: its exit status and what it said.
+/// A bot that must not start: what it said before it exited. A bot that
+/// is still running after 30 s fails the test (and is stopped).
 pub fn start_refused(state_dir: &Path, env: &[(&str, &str)]) -> String {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bot-api"));
     cmd.current_dir(repo_root())
@@ -381,12 +382,23 @@ pub fn start_refused(state_dir: &Path, env: &[(&str, &str)]) -> String {
         .env("BOT__STORAGE__PATH", state_dir.join("state.db"))
         .env_remove("BOT_REGION")
         .env_remove("MicrosoftAppId")
-        .env_remove("MicrosoftAppPassword");
+        .env_remove("MicrosoftAppPassword")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run bot-api");
-    assert!(!out.status.success(), "bot-api started: {out:?}");
+    let mut child = cmd.spawn().expect("run bot-api");
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            panic!("bot-api started although it should have refused to");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "bot-api exited 0: {out:?}");
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
