@@ -7,6 +7,7 @@ use bot_core::{Bot, Engine};
 use bot_storage::Storage;
 
 use crate::drain::Drain;
+use crate::proactive::Proactive;
 use crate::readiness::Readiness;
 use crate::settings::Settings;
 use crate::telemetry::BotTelemetry;
@@ -17,6 +18,9 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The bot and its turn pipeline (state, replies, the outbox).
     pub engine: Arc<Engine>,
+    /// Operators' messages and hand-offs, on the storage without the read
+    /// cache (they must see what the other region wrote).
+    pub proactive: Arc<Proactive>,
     pub readiness: Arc<Readiness>,
     pub drain: Arc<Drain>,
     /// Inbound token validation; `None` only in local mode with no app id.

@@ -102,6 +102,12 @@ impl ApiError {
             ApiError::Core(CoreError::TooManyConflicts { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Core(CoreError::RepliesPending(_)) => StatusCode::BAD_GATEWAY,
             ApiError::Core(CoreError::RepliesClaimed { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Core(
+                CoreError::ConversationNotFound { .. } | CoreError::NotHandedOff { .. },
+            ) => StatusCode::NOT_FOUND,
+            ApiError::Core(CoreError::InvalidActivity(_)) => StatusCode::BAD_REQUEST,
+            // The channel refused an operator's message, or never answered.
+            ApiError::Core(CoreError::Undelivered(_)) => StatusCode::BAD_GATEWAY,
             // Converted to their own variants on the way in.
             ApiError::Core(CoreError::Storage(_) | CoreError::Qna(_)) => StatusCode::BAD_GATEWAY,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -126,6 +132,10 @@ impl ApiError {
                 "RepliesPending"
             }
             ApiError::Core(CoreError::Storage(_)) => "StorageError",
+            ApiError::Core(CoreError::ConversationNotFound { .. }) => "ConversationNotFound",
+            ApiError::Core(CoreError::NotHandedOff { .. }) => "NotHandedOff",
+            ApiError::Core(CoreError::InvalidActivity(_)) => "BadArgument",
+            ApiError::Core(CoreError::Undelivered(_)) => "ChannelError",
             ApiError::Core(CoreError::Qna(_)) => "QnaError",
             ApiError::NotFound(_) => "NotFound",
             ApiError::BotFailed { .. } => "BotError",
@@ -146,6 +156,9 @@ impl IntoResponse for ApiError {
         let status = self.status();
         if let ApiError::Core(CoreError::RepliesPending(cause)) = &self {
             tracing::warn!(error = %cause, status = status.as_u16(), "replies kept for a redelivery");
+        } else if let ApiError::Core(CoreError::Undelivered(cause)) = &self {
+            // The answer names no address; the log does.
+            tracing::error!(error = %cause, status = status.as_u16(), "an operator's message was not delivered");
         } else if status.is_server_error() {
             tracing::error!(error = %self, status = status.as_u16(), "request failed");
         } else if matches!(self, ApiError::Auth(_) | ApiError::AdminUnauthorized) {

@@ -8,103 +8,29 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
-use bot_auth::{AppCredentials, AppIdentity, ChannelValidator, InboundConfig, ServiceUrlPolicy};
 use bot_core::conversation_lock::ConversationLocks;
 use bot_core::outbox::Outbox;
 use bot_core::{Bot, Engine, TurnObserver};
-use bot_schema::{ConnectorClient, CredentialProvider, NoCredentials};
 use bot_storage::transcript::{BlobTranscriptStore, SqliteTranscriptStore};
 use bot_storage::{
     BlobStorage, CachedStorage, CosmosStorage, MemoryStorage, SqliteStorage, Storage, StorageError,
     TranscriptStore,
 };
 use qna::{Answerer, CqaClient, EmbeddedAnswerer, QnaMakerClient, RemoteSettings, WithFallback};
-use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::app_state::AppState;
 use crate::drain::Drain;
+use crate::proactive::Proactive;
 use crate::readiness::{
     ChannelAuthCheck, HealthCheck, KnowledgeBaseCheck, Readiness, StorageCheck, StorageWriteCheck,
 };
 use crate::routes::{admin, cqa, health, messages};
-use crate::settings::{AppType, QnaKind, RemoteQna, Settings, StorageKind, TranscriptKind};
+use crate::security;
+use crate::settings::{QnaKind, RemoteQna, Settings, StorageKind, TranscriptKind};
 use crate::telemetry;
 use crate::transcripts::TranscriptLogger;
-
-/// Inbound validation and outbound credentials for a configured app id.
-fn channel_security(
-    settings: &Settings,
-    app_id: &str,
-    http: &reqwest::Client,
-    service_urls: &Arc<ServiceUrlPolicy>,
-) -> anyhow::Result<(Arc<ChannelValidator>, Arc<dyn CredentialProvider>)> {
-    let auth = &settings.auth;
-    let app = &settings.app;
-    let inbound = InboundConfig {
-        channel_metadata_url: auth.channel_openid_metadata_url.clone(),
-        emulator_metadata_url: auth.emulator_openid_metadata_url.clone(),
-        channel_issuer: auth.channel_issuer.clone(),
-        tenant_id: (app.app_type == AppType::SingleTenant)
-            .then(|| app.tenant_id.clone())
-            .flatten(),
-        allowed_callers: auth.allowed_callers.clone(),
-        key_max_age: Duration::from_secs(auth.key_max_age_secs),
-        key_min_refresh: Duration::from_secs(auth.key_refresh_min_secs),
-        ..InboundConfig::new(app_id)
-    };
-    let validator = ChannelValidator::new(inbound, http.clone())?;
-    // Settings::load checked that each app type has what it needs.
-    let missing = |what: &str| {
-        anyhow::anyhow!(
-            "MicrosoftAppType {}: {what} is not set",
-            app.app_type.name()
-        )
-    };
-    let identity = match app.app_type {
-        AppType::UserAssignedMsi => AppIdentity::ManagedIdentity {
-            client_id: app_id.to_string(),
-            endpoint: app
-                .identity_endpoint
-                .clone()
-                .ok_or_else(|| missing("IDENTITY_ENDPOINT"))?,
-            header: app
-                .identity_header
-                .clone()
-                .ok_or_else(|| missing("IDENTITY_HEADER"))?,
-        },
-        t => {
-            let tenant = if t == AppType::SingleTenant {
-                app.tenant_id
-                    .clone()
-                    .ok_or_else(|| missing("MicrosoftAppTenantId"))?
-            } else {
-                bot_auth::constants::MULTI_TENANT.to_string()
-            };
-            AppIdentity::ClientSecret {
-                client_id: app_id.to_string(),
-                secret: app
-                    .app_password
-                    .clone()
-                    .unwrap_or_else(|| SecretString::from("")),
-                token_endpoint: auth.token_endpoint.clone().unwrap_or_else(|| {
-                    format!(
-                        "{}/{tenant}/oauth2/v2.0/token",
-                        auth.login_authority.trim_end_matches('/')
-                    )
-                }),
-            }
-        }
-    };
-    let credentials = AppCredentials::new(
-        identity,
-        auth.token_scope.clone(),
-        http.clone(),
-        Some(service_urls.clone()),
-    );
-    Ok((Arc::new(validator), Arc::new(credentials)))
-}
 
 pub async fn open_storage(kind: &StorageKind) -> anyhow::Result<Arc<dyn Storage>> {
     Ok(match kind {
@@ -242,16 +168,16 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
             "bot.mode is production but no MicrosoftAppId is configured: a production region never runs with auth off"
         );
     }
-    let storage = open_storage(&settings.storage).await?;
+    let backend = open_storage(&settings.storage).await?;
     let storage: Arc<dyn Storage> = match settings.storage_cache_entries {
-        0 => storage,
-        n => Arc::new(CachedStorage::new(storage, n)),
+        0 => backend.clone(),
+        n => Arc::new(CachedStorage::new(backend.clone(), n)),
     };
     let transcripts = open_transcripts(&settings.transcripts)
         .await?
         .map(|t| Arc::new(TranscriptLogger::new(t)));
     let answerer = open_answerer(&settings.qna)?;
-    build_state_with(settings, storage, answerer, transcripts).await
+    build_state_inner(settings, backend, storage, answerer, transcripts).await
 }
 
 /// The application around dependencies that are already open (tests use it
@@ -262,18 +188,19 @@ pub async fn build_state_with(
     answerer: Arc<dyn Answerer>,
     transcripts: Option<Arc<TranscriptLogger>>,
 ) -> anyhow::Result<AppState> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .connect_timeout(Duration::from_secs(5))
-        .build()
-        .context("building the HTTP client")?;
-    let service_urls = Arc::new(
-        ServiceUrlPolicy::new(
-            &settings.auth.allowed_service_hosts,
-            settings.is_local_mode(),
-        )
-        .context("auth.allowed_service_hosts")?,
-    );
+    build_state_inner(settings, storage.clone(), storage, answerer, transcripts).await
+}
+
+/// `backend` is `storage` without the read cache.
+async fn build_state_inner(
+    settings: Settings,
+    backend: Arc<dyn Storage>,
+    storage: Arc<dyn Storage>,
+    answerer: Arc<dyn Answerer>,
+    transcripts: Option<Arc<TranscriptLogger>>,
+) -> anyhow::Result<AppState> {
+    let http = security::http_client()?;
+    let service_urls = security::service_urls(&settings)?;
     let mut checks: Vec<Arc<dyn HealthCheck>> = vec![
         Arc::new(StorageCheck(storage.clone())),
         Arc::new(StorageWriteCheck::new(
@@ -283,26 +210,25 @@ pub async fn build_state_with(
         )),
         Arc::new(KnowledgeBaseCheck(answerer.clone())),
     ];
-    let (auth, credentials): (_, Arc<dyn CredentialProvider>) = match settings.app.app_id.as_deref()
-    {
+    let auth = match settings.app.app_id.as_deref() {
         Some(app_id) => {
-            let (validator, credentials) =
-                channel_security(&settings, app_id, &http, &service_urls)?;
+            let validator = security::validator(&settings, app_id, &http)?;
             checks.push(Arc::new(ChannelAuthCheck(validator.clone())));
             tracing::info!(
                 app_id,
                 app_type = settings.app.app_type.name(),
                 "channel authentication on: every activity needs a Bot Framework token"
             );
-            (Some(validator), credentials)
+            Some(validator)
         }
         None => {
             tracing::warn!(
                 "AUTH IS OFF: local mode with no MicrosoftAppId; do not expose this port"
             );
-            (None, Arc::new(NoCredentials))
+            None
         }
     };
+    let connector = security::connector(&settings, &http, &service_urls)?;
     if settings.auth.admin_key.is_none() {
         tracing::info!("no auth.admin_key configured: /admin routes are off");
     }
@@ -336,7 +262,7 @@ pub async fn build_state_with(
     let engine = Arc::new(Engine {
         storage,
         bot,
-        connector: ConnectorClient::new(http, credentials),
+        connector: connector.clone(),
         outbox: Outbox::new(
             settings.replies.policy(),
             Duration::from_millis(settings.replies.background_for_ms),
@@ -346,10 +272,18 @@ pub async fn build_state_with(
         locks: Arc::new(ConversationLocks::new()),
         max_turn_attempts: settings.bot.max_turn_attempts,
         observer,
+        typing_after: settings.bot.typing_after(),
+    });
+    let proactive = Arc::new(Proactive {
+        storage: backend,
+        connector,
+        service_urls: service_urls.clone(),
+        policy: settings.replies.policy(),
     });
     Ok(AppState {
         settings: Arc::new(settings),
         engine,
+        proactive,
         readiness,
         drain,
         auth,

@@ -23,8 +23,15 @@ pub struct InboundConfig {
     /// The bot's own tenant when it is SingleTenant: its v1/v2 issuers are
     /// accepted beside the Bot Framework tenants'.
     pub tenant_id: Option<String>,
-    /// App ids of skill callers accepted besides the bot itself.
+    /// The Entra authority of the cloud's v2 Emulator and skill tokens.
+    pub emulator_authority: String,
+    /// The Bot Framework tenants whose Emulator and skill tokens are accepted.
+    pub emulator_tenants: Vec<String>,
+    /// App ids of skill callers accepted besides the bot itself; `*`: any.
     pub allowed_callers: Vec<String>,
+    /// The `callerId` of activities from channels (and the Emulator):
+    /// `urn:botframework:azure` in the public cloud.
+    pub channel_caller_id: String,
     pub clock_skew: Duration,
     pub key_max_age: Duration,
     pub key_min_refresh: Duration,
@@ -39,7 +46,10 @@ impl InboundConfig {
             emulator_metadata_url: constants::EMULATOR_OPENID_METADATA_URL.into(),
             channel_issuer: constants::CHANNEL_ISSUER.into(),
             tenant_id: None,
+            emulator_authority: constants::LOGIN_AUTHORITY.into(),
+            emulator_tenants: constants::BOT_FRAMEWORK_TENANTS.map(String::from).to_vec(),
             allowed_callers: Vec::new(),
+            channel_caller_id: constants::CALLER_ID_PUBLIC_CLOUD.into(),
             clock_skew: Duration::from_secs(300),
             key_max_age: Duration::from_secs(24 * 3600),
             key_min_refresh: Duration::from_secs(60),
@@ -62,6 +72,10 @@ pub struct Identity {
     pub issuer: String,
     /// For Emulator/skill tokens, the calling app (`appid` or `azp`).
     pub caller_app_id: Option<String>,
+    /// The activity's `callerId`, as botbuilder sets it from the token:
+    /// the cloud's channel caller id, or `urn:botframework:aadappid:<id>`
+    /// for another bot (a skill caller).
+    pub caller_id: String,
 }
 
 pub struct ChannelValidator {
@@ -81,13 +95,20 @@ impl ChannelValidator {
         let keys =
             |url: &str| OpenIdKeys::new(url, http.clone(), cfg.key_max_age, cfg.key_min_refresh);
         let mut emulator_issuers = HashSet::new();
-        let tenants = constants::BOT_FRAMEWORK_TENANTS
+        let authority = cfg.emulator_authority.trim_end_matches('/');
+        let tenants = cfg
+            .emulator_tenants
             .iter()
-            .map(|t| t.to_string())
+            .cloned()
             .chain(cfg.tenant_id.clone().filter(|t| !t.is_empty()));
         for t in tenants {
             emulator_issuers.insert(format!("https://sts.windows.net/{t}/"));
-            emulator_issuers.insert(format!("https://login.microsoftonline.com/{t}/v2.0"));
+            emulator_issuers.insert(format!("{authority}/{t}/v2.0"));
+            // botbuilder accepts the US Government cloud's v1 issuers in
+            // this form too.
+            if authority != constants::LOGIN_AUTHORITY {
+                emulator_issuers.insert(format!("{authority}/{t}/"));
+            }
         }
         Ok(Self {
             channel_keys: keys(&cfg.channel_metadata_url),
@@ -174,6 +195,7 @@ impl ChannelValidator {
                     kind,
                     issuer: t.issuer,
                     caller_app_id: None,
+                    caller_id: self.cfg.channel_caller_id.clone(),
                 })
             }
             TokenKind::EmulatorOrSkill => {
@@ -189,16 +211,27 @@ impl ChannelValidator {
                 }
                 .ok_or_else(|| AuthError::Forbidden("token names no calling app id".into()))?;
                 if caller != self.cfg.app_id
-                    && !self.cfg.allowed_callers.iter().any(|c| c == caller)
+                    && !self
+                        .cfg
+                        .allowed_callers
+                        .iter()
+                        .any(|c| c == "*" || c == caller)
                 {
                     return Err(AuthError::Forbidden(format!(
                         "calling app {caller:?} is not allowed"
                     )));
                 }
+                // The Emulator calls with the bot's own app id: not a skill.
+                let caller_id = if caller == self.cfg.app_id {
+                    self.cfg.channel_caller_id.clone()
+                } else {
+                    format!("{}{caller}", constants::CALLER_ID_BOT_PREFIX)
+                };
                 Ok(Identity {
                     kind,
                     issuer: t.issuer,
                     caller_app_id: Some(caller.to_string()),
+                    caller_id,
                 })
             }
         }

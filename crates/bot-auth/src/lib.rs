@@ -7,6 +7,7 @@
 //! - [`credentials`]: the bot's own tokens for replies, as a
 //!   [`bot_schema::CredentialProvider`].
 //! - [`service_url`]: the allow-list of hosts replies may be sent to.
+//! - [`tenants`]: the Teams tenants a bot serves.
 
 pub mod credentials;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod header;
 pub mod inbound;
 pub mod openid;
 pub mod service_url;
+pub mod tenants;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
@@ -37,9 +39,19 @@ pub mod constants {
         "f8cdef31-a31e-4b4a-93e4-5f571e91255a",
     ];
     pub const LOGIN_AUTHORITY: &str = "https://login.microsoftonline.com";
+    /// The US Government cloud's Bot Framework tenants, as botbuilder's
+    /// `ToBotFromBotOrEmulatorTokenValidationParameters` lists them.
+    pub const US_GOVERNMENT_TENANTS: [&str; 2] = [
+        "cab8a31a-1906-4287-a0d8-4eef66b95f6e",
+        "f8cdef31-a31e-4b4a-93e4-5f571e91255a",
+    ];
     /// The tenant a MultiTenant bot gets its reply tokens from.
     pub const MULTI_TENANT: &str = "botframework.com";
     pub const TOKEN_SCOPE: &str = "https://api.botframework.com/.default";
+    /// botbuilder's `CallerIdConstants`: the callerId of activities from
+    /// the public cloud's channels, and the prefix of another bot's.
+    pub const CALLER_ID_PUBLIC_CLOUD: &str = "urn:botframework:azure";
+    pub const CALLER_ID_BOT_PREFIX: &str = "urn:botframework:aadappid:";
     /// Hosts replies may go to by default: every Bot Framework channel
     /// (`*.botframework.com`), Teams (public, GCC, GCC High, DoD) and the US
     /// Government Bot Framework cloud.

@@ -155,8 +155,12 @@ impl OpenIdKeys {
     }
 
     async fn refresh(&self, state: &mut State) -> Result<(), AuthError> {
+        let fetched = self.fetch().await;
+        // Counted once it has an outcome: a fetch cancelled half-way (a
+        // readiness check's timeout) must not hold off the next one for
+        // min_refresh with no keys and no error to show.
         state.last_attempt = Some(Instant::now());
-        match self.fetch().await {
+        match fetched {
             Ok(keys) => {
                 tracing::info!(url = %self.metadata_url, keys = keys.len(), "signing keys loaded");
                 state.set = Some(KeySet {

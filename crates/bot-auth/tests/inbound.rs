@@ -231,3 +231,134 @@ async fn emulator_and_skill_tokens_name_the_caller() {
         .unwrap_err();
     assert!(matches!(e, AuthError::InvalidToken(_)), "{e}");
 }
+
+#[tokio::test]
+async fn the_caller_id_comes_from_the_token_and_star_allows_any_caller() {
+    let [a, _] = keys();
+    let server = IdentityServer::start().await;
+    server.set_channel_keys(vec![a.jwk(None)]);
+    server.set_emulator_keys(vec![a.jwk(None)]);
+    let v = validator(&server, Duration::ZERO);
+    let channel = v
+        .authenticate(
+            Some(&bearer(&a.sign(&channel_claims()))),
+            "msteams",
+            Some(SERVICE_URL),
+        )
+        .await
+        .unwrap();
+    assert_eq!(channel.caller_id, "urn:botframework:azure");
+    let skill = |caller: &str| {
+        json!({"iss": "https://sts.windows.net/d6d49420-f39b-4df7-a1dc-d59a935871db/",
+               "aud": APP_ID, "exp": now() + 600, "nbf": now() - 5, "ver": "1.0", "appid": caller})
+    };
+    // The Emulator signs with the bot's own app id: a channel, not a bot.
+    let emulator = v
+        .authenticate(Some(&bearer(&a.sign(&skill(APP_ID)))), "emulator", None)
+        .await
+        .unwrap();
+    assert_eq!(emulator.caller_id, "urn:botframework:azure");
+    let other = bearer(&a.sign(&skill("22222222-0000-0000-0000-000000000000")));
+    assert!(matches!(
+        v.authenticate(Some(&other), "emulator", None).await,
+        Err(AuthError::Forbidden(_))
+    ));
+    let any = ChannelValidator::new(
+        InboundConfig {
+            allowed_callers: vec!["*".into()],
+            ..config(&server, Duration::ZERO)
+        },
+        reqwest::Client::new(),
+    )
+    .unwrap();
+    let id = any
+        .authenticate(Some(&other), "emulator", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        id.caller_id,
+        "urn:botframework:aadappid:22222222-0000-0000-0000-000000000000"
+    );
+}
+
+#[tokio::test]
+async fn the_us_government_cloud_trusts_its_own_issuers() {
+    let [a, _] = keys();
+    let server = IdentityServer::start().await;
+    server.set_emulator_keys(vec![a.jwk(None)]);
+    let gov = ChannelValidator::new(
+        InboundConfig {
+            emulator_authority: "https://login.microsoftonline.us".into(),
+            emulator_tenants: bot_auth::constants::US_GOVERNMENT_TENANTS
+                .map(String::from)
+                .to_vec(),
+            ..config(&server, Duration::ZERO)
+        },
+        reqwest::Client::new(),
+    )
+    .unwrap();
+    let token = |iss: &str| {
+        bearer(
+            &a.sign(&json!({"iss": iss, "aud": APP_ID, "exp": now() + 600,
+                                "nbf": now() - 5, "ver": "1.0", "appid": APP_ID})),
+        )
+    };
+    for iss in [
+        "https://sts.windows.net/cab8a31a-1906-4287-a0d8-4eef66b95f6e/",
+        "https://login.microsoftonline.us/cab8a31a-1906-4287-a0d8-4eef66b95f6e/v2.0",
+        "https://login.microsoftonline.us/f8cdef31-a31e-4b4a-93e4-5f571e91255a/",
+    ] {
+        gov.authenticate(Some(&token(iss)), "emulator", None)
+            .await
+            .unwrap_or_else(|e| panic!("{iss}: {e}"));
+    }
+    // The public cloud's issuers are not the US Government cloud's.
+    let e = gov
+        .authenticate(
+            Some(&token(
+                "https://login.microsoftonline.com/f8cdef31-a31e-4b4a-93e4-5f571e91255a/v2.0",
+            )),
+            "emulator",
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, AuthError::InvalidToken(_)), "{e}");
+}
+
+#[tokio::test]
+async fn a_key_fetch_cancelled_half_way_does_not_hold_off_the_next() {
+    use bot_auth::openid::OpenIdKeys;
+    // A metadata endpoint that does not answer yet: connections wait in the
+    // listener's queue.
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let base = format!("http://{}", std_listener.local_addr().unwrap());
+    let openid = OpenIdKeys::new(
+        format!("{base}/meta"),
+        reqwest::Client::new(),
+        Duration::from_secs(3600),
+        Duration::from_secs(60),
+    );
+    // A readiness check gives up on it.
+    let gave_up = tokio::time::timeout(Duration::from_millis(200), openid.ensure_fresh()).await;
+    assert!(gave_up.is_err(), "the fetch cannot have finished");
+
+    // The endpoint answers now; the next caller fetches at once, although
+    // the one-minute limit has not passed.
+    let [a, _] = keys();
+    let jwks = json!({"keys": [a.jwk(None)]});
+    let meta = json!({"jwks_uri": format!("{base}/keys")});
+    let app = axum::Router::new()
+        .route(
+            "/meta",
+            axum::routing::get(move || async move { axum::Json(meta) }),
+        )
+        .route(
+            "/keys",
+            axum::routing::get(move || async move { axum::Json(jwks) }),
+        );
+    let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    assert!(openid.key(&a.kid).await.unwrap().is_some());
+}

@@ -7,7 +7,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use bot_schema::{activity_types, Activity, CardAction, SuggestedActions};
+use bot_schema::channels::capabilities;
+use bot_schema::{activity_types, Activity};
 use qna::{Answerer, QnaContext, QnaQuery};
 use serde_json::json;
 use tracing::Instrument;
@@ -15,6 +16,7 @@ use tracing::Instrument;
 use crate::dispatch::Dispatcher;
 use crate::error::CoreError;
 use crate::observer::{NoObserver, TurnObserver};
+use crate::prompts::offer;
 use crate::state::{ConversationState, StateDoc};
 
 /// What the bot says, and when an answer is good enough.
@@ -118,7 +120,7 @@ impl Bot {
             .filter(|m| m.id.as_deref() != bot_id)
             .map(|_| {
                 let mut reply = activity.create_reply(self.settings.welcome.clone());
-                reply.suggested_actions = suggestions(&self.settings.welcome_suggestions);
+                offer(&mut reply, &self.settings.welcome_suggestions);
                 reply
             })
             .collect()
@@ -142,6 +144,10 @@ impl Bot {
     ) -> Result<Vec<Activity>, CoreError> {
         let turn = conversation.turn_count() + 1;
         conversation.set_turn_count(turn);
+        // With a person: the operator answers, the bot keeps the message.
+        if conversation.record_for_operator(activity) {
+            return Ok(Vec::new());
+        }
         // In a Teams channel every message @mentions the bot: the question
         // is what follows the mention.
         let text = activity.text_without_recipient_mention();
@@ -203,6 +209,7 @@ impl Bot {
                     "scoreThreshold": self.settings.score_threshold,
                     "top": query.top,
                     "queryResults": answers,
+                    "knowledgeBaseId": self.knowledge_base_id,
                     "region": self.region,
                 }),
                 "https://www.qnamaker.ai/schemas/trace",
@@ -213,12 +220,16 @@ impl Bot {
             Some(a) => {
                 self.observer.answered(&a.served_by);
                 let mut r = activity.create_reply(a.answer.clone());
+                // CQA and QnA Maker answers are markdown.
+                if capabilities(activity.channel_id()).markdown {
+                    r.text_format = Some("markdown".to_string());
+                }
                 let prompts: Vec<String> = {
                     let mut p = a.prompts.clone();
                     p.sort_by_key(|p| p.display_order);
                     p.into_iter().map(|p| p.display_text).collect()
                 };
-                r.suggested_actions = suggestions(&prompts);
+                offer(&mut r, &prompts);
                 conversation.set_previous((!prompts.is_empty()).then_some(a.id), question);
                 r
             }
@@ -263,13 +274,6 @@ impl Bot {
             .get_or_insert_with(Vec::new)
             .push(json!({"type": "botTurn", "turn": turn, "region": self.region}));
     }
-}
-
-fn suggestions(texts: &[String]) -> Option<SuggestedActions> {
-    (!texts.is_empty()).then(|| SuggestedActions {
-        actions: texts.iter().map(CardAction::im_back).collect(),
-        ..Default::default()
-    })
 }
 
 /// The first 16 hex digits of the SHA-256 of the question, case and

@@ -176,6 +176,7 @@ impl Dispatcher {
                     confidence = decision.confidence,
                     "user asked for a person"
                 );
+                conversation.open_handoff(activity);
                 Some(activity.create_reply(s.escalate_message.clone()))
             }
         }

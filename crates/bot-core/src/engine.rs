@@ -2,6 +2,7 @@
 //! outlive a request (reply retries), so it lives behind an `Arc`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bot_schema::ConnectorClient;
 use bot_storage::Storage;
@@ -22,4 +23,7 @@ pub struct Engine {
     /// How often a turn is re-run from a fresh read after an eTag conflict.
     pub max_turn_attempts: u32,
     pub observer: Arc<dyn TurnObserver>,
+    /// A message whose answer takes longer than this gets a typing
+    /// indicator meanwhile (None: never).
+    pub typing_after: Option<Duration>,
 }

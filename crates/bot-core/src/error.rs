@@ -26,4 +26,37 @@ pub enum CoreError {
         "another instance is sending this conversation's replies; retry after {retry_after:?}"
     )]
     RepliesClaimed { retry_after: Duration },
+    /// No activity of this conversation ever reached the bot, so there is
+    /// no reference to post into it with.
+    #[error("no conversation {conversation:?} on channel {channel:?} is known to this bot: a conversation is known once the bot has received an activity in it")]
+    ConversationNotFound {
+        channel: String,
+        conversation: String,
+    },
+    #[error("conversation {conversation:?} on channel {channel:?} is not handed off to a person")]
+    NotHandedOff {
+        channel: String,
+        conversation: String,
+    },
+    /// An activity an operator asked to send that cannot be sent as it is.
+    #[error("{0}")]
+    InvalidActivity(String),
+    /// The channel did not accept an operator's activity (the cause, with
+    /// the channel's address, is kept as the source, not shown to callers).
+    #[error("the channel did not accept the activity: {}", undelivered(.0))]
+    Undelivered(#[source] SchemaError),
+}
+
+/// What went wrong with a Connector call, without the channel's address.
+fn undelivered(e: &SchemaError) -> String {
+    match e {
+        SchemaError::Status { status, .. } => format!("it answered {status}"),
+        SchemaError::Transport { .. } => "it did not answer within the retry budget".into(),
+        SchemaError::Credentials(_) => "no token could be had for the bot".into(),
+        SchemaError::InvalidServiceUrl { .. } | SchemaError::MissingField(_) => {
+            "its address is not usable".into()
+        }
+        SchemaError::Encode(_) => "the activity could not be encoded".into(),
+        SchemaError::Decode { .. } => "its answer could not be read".into(),
+    }
 }

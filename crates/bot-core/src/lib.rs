@@ -6,7 +6,10 @@
 //!   reply marked; retried in the background, on redelivery and before the
 //!   next activity.
 //! - `state`: conversation and user state in botbuilder's document shape.
-//! - `bot` and `dispatch`: the conversation logic and intent routing.
+//! - `bot` and `dispatch`: the conversation logic and intent routing;
+//!   `prompts`: how choices are shown on each channel.
+//! - `handoff`: conversations handed to a person; `proactive`: messages
+//!   the bot starts (an operator's), sent to a conversation's reference.
 //!
 //! The HTTP service (`bot-api`) is a layer around `Engine`: it authenticates
 //! and parses, calls `turn::run` and `outbox`, and maps `CoreError` to
@@ -17,8 +20,11 @@ pub mod conversation_lock;
 pub mod dispatch;
 pub mod engine;
 pub mod error;
+pub mod handoff;
 pub mod observer;
 pub mod outbox;
+pub mod proactive;
+pub mod prompts;
 pub mod state;
 pub mod turn;
 

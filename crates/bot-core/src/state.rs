@@ -2,7 +2,7 @@
 //! (one member per state property), so a botbuilder bot can share them.
 //! Members this bot does not know are kept as they are.
 
-use bot_schema::Activity;
+use bot_schema::{Activity, ConversationReference};
 use bot_storage::{Change, Precondition, StoreItem};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -116,6 +116,8 @@ const SENT: &str = "sent";
 const FAILED: &str = "failed";
 const CLAIM: &str = "claim";
 const CLAIM_UNTIL: &str = "claimUntil";
+/// The conversation's reference, for proactive messages.
+const REFERENCE: &str = "conversationReference";
 
 fn record_replies(record: &Value) -> Option<Vec<Activity>> {
     match (record.get(REPLIES_JSON), record.get(REPLIES_TREE)) {
@@ -210,6 +212,19 @@ impl ConversationState {
                 self.0.doc.remove("previousQnaId");
                 self.0.doc.remove("previousUserQuery");
             }
+        }
+    }
+
+    /// Where proactive messages to this conversation go: the reference of
+    /// its latest activity, in botbuilder's `ConversationReference` shape.
+    pub fn reference(&self) -> Option<ConversationReference> {
+        let r = self.0.doc.get(REFERENCE)?;
+        ConversationReference::deserialize(r).ok()
+    }
+
+    pub fn set_reference(&mut self, reference: &ConversationReference) {
+        if let Ok(v) = serde_json::to_value(reference) {
+            self.0.doc.insert(REFERENCE.into(), v);
         }
     }
 

@@ -19,6 +19,7 @@ use tracing::Instrument;
 use crate::conversation_lock::ConversationGuard;
 use crate::engine::Engine;
 use crate::error::CoreError;
+use crate::handoff;
 use crate::outbox;
 use crate::state::{user_key, Claim, ConversationState, Processed, Recorded, StateDoc};
 
@@ -59,6 +60,7 @@ pub async fn run(
     let activity_id = activity.id.as_deref().filter(|s| !s.is_empty());
     let attempts = engine.max_turn_attempts;
     let guard = engine.locks.lock(&conv_key).await;
+    let mut typing_sent = false;
 
     for attempt in 0..attempts {
         let mut items = engine
@@ -94,11 +96,26 @@ pub async fn run(
             .map(|k| StateDoc::from_item(k.clone(), items.remove(k)))
             .unwrap_or_default();
         let user_before = user.doc.clone();
+        // Proactive messages (an operator's) go where this activity came from.
+        conversation.set_reference(&activity.conversation_reference());
+        let handed_off = conversation.is_handed_off();
 
-        let mut replies = engine
-            .bot
-            .on_turn(activity, &mut conversation, &mut user)
-            .await?;
+        let ran = on_turn(
+            engine,
+            activity,
+            &mut conversation,
+            &mut user,
+            !expect_replies && !typing_sent,
+            deadline,
+        )
+        .await?;
+        typing_sent |= ran.typing_sent;
+        let mut replies = ran.replies;
+        if !handed_off && conversation.is_handed_off() {
+            // Listed before the commit: a crash in between leaves an entry
+            // that lists nothing, never a hand-off nobody sees.
+            handoff::register(engine.storage.as_ref(), channel, conversation_id).await?;
+        }
         // Trace activities are for the Emulator only.
         if activity.channel_id() != "emulator" {
             replies.retain(|r| !r.is_type(activity_types::TRACE));
@@ -149,6 +166,59 @@ pub async fn run(
     Err(CoreError::TooManyConflicts {
         conversation: conversation_id.to_string(),
         attempts,
+    })
+}
+
+struct BotReplies {
+    replies: Vec<Activity>,
+    typing_sent: bool,
+}
+
+/// Runs the bot. When it takes longer than `engine.typing_after` (a remote
+/// KB, say) and replies go to the channel, a typing indicator goes out
+/// meanwhile, and is done before the replies can be: it never arrives after
+/// them. It is not a reply (nothing is said before the commit), so it is
+/// sent once, not kept or retried.
+async fn on_turn(
+    engine: &Arc<Engine>,
+    activity: &Activity,
+    conversation: &mut ConversationState,
+    user: &mut StateDoc,
+    may_type: bool,
+    deadline: Instant,
+) -> Result<BotReplies, CoreError> {
+    let work = engine.bot.on_turn(activity, conversation, user);
+    let after = engine
+        .typing_after
+        .filter(|_| may_type && activity.is_type(activity_types::MESSAGE));
+    let Some(after) = after else {
+        return Ok(BotReplies {
+            replies: work.await?,
+            typing_sent: false,
+        });
+    };
+    tokio::pin!(work);
+    if let Ok(replies) = tokio::time::timeout(after, &mut work).await {
+        return Ok(BotReplies {
+            replies: replies?,
+            typing_sent: false,
+        });
+    }
+    let typing = async {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let timeout = engine.outbox.policy.per_try_timeout.min(left);
+        if let Err(e) = engine
+            .connector
+            .send_once(&activity.create_typing(), timeout)
+            .await
+        {
+            tracing::info!(error = %e, "the typing indicator was not accepted");
+        }
+    };
+    let (replies, ()) = tokio::join!(work, typing);
+    Ok(BotReplies {
+        replies: replies?,
+        typing_sent: true,
     })
 }
 

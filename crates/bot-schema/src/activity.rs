@@ -277,16 +277,29 @@ impl Activity {
             .unwrap_or(DeliveryMode::Normal)
     }
 
+    /// The id replies to this activity name as `replyToId`: its own id,
+    /// except for a conversationUpdate on Direct Line and Web Chat, as
+    /// botbuilder's `getConversationReference` decides.
+    pub fn reply_to_id_for_replies(&self) -> Option<String> {
+        if self.is_type(activity_types::CONVERSATION_UPDATE)
+            && !crate::channels::replies_to_conversation_update(self.channel_id())
+        {
+            return None;
+        }
+        self.id.clone()
+    }
+
     /// A message reply to this activity, as botbuilder's `createReply` makes it:
     /// from and recipient swapped; conversation, channelId, serviceUrl and
-    /// locale copied; replyToId set to this activity's id.
+    /// locale copied; replyToId set to this activity's id (see
+    /// [`reply_to_id_for_replies`](Self::reply_to_id_for_replies)).
     pub fn create_reply(&self, text: impl Into<String>) -> Activity {
         Activity {
             kind: Some(activity_types::MESSAGE.to_string()),
             timestamp: Some(now_rfc3339()),
             from: self.recipient.clone(),
             recipient: self.from.clone(),
-            reply_to_id: self.id.clone(),
+            reply_to_id: self.reply_to_id_for_replies(),
             service_url: self.service_url.clone(),
             channel_id: self.channel_id.clone(),
             conversation: self.conversation.clone(),
@@ -294,6 +307,22 @@ impl Activity {
             text: Some(text.into()),
             text_format: Some("plain".to_string()),
             input_hint: Some("acceptingInput".to_string()),
+            ..Default::default()
+        }
+    }
+
+    /// A typing indicator in reply to this one, as botbuilder's
+    /// `ShowTypingMiddleware` sends while a slow turn runs.
+    pub fn create_typing(&self) -> Activity {
+        Activity {
+            kind: Some(activity_types::TYPING.to_string()),
+            from: self.recipient.clone(),
+            recipient: self.from.clone(),
+            reply_to_id: self.reply_to_id_for_replies(),
+            service_url: self.service_url.clone(),
+            channel_id: self.channel_id.clone(),
+            conversation: self.conversation.clone(),
+            relates_to: self.relates_to.clone(),
             ..Default::default()
         }
     }
@@ -311,7 +340,7 @@ impl Activity {
             timestamp: Some(now_rfc3339()),
             from: self.recipient.clone(),
             recipient: self.from.clone(),
-            reply_to_id: self.id.clone(),
+            reply_to_id: self.reply_to_id_for_replies(),
             service_url: self.service_url.clone(),
             channel_id: self.channel_id.clone(),
             conversation: self.conversation.clone(),
@@ -327,7 +356,7 @@ impl Activity {
     /// `TurnContext.getConversationReference` builds it.
     pub fn conversation_reference(&self) -> ConversationReference {
         ConversationReference {
-            activity_id: self.id.clone(),
+            activity_id: self.reply_to_id_for_replies(),
             user: self.from.clone(),
             bot: self.recipient.clone(),
             conversation: self.conversation.clone(),
@@ -339,7 +368,8 @@ impl Activity {
     }
 }
 
-fn now_rfc3339() -> String {
+/// Now, as the schema's timestamps spell it (UTC, milliseconds).
+pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
@@ -415,6 +445,34 @@ mod tests {
         assert_eq!(
             r.service_url.as_deref(),
             Some("https://smba.trafficmanager.net/emea/")
+        );
+    }
+
+    #[test]
+    fn a_welcome_on_web_chat_and_direct_line_replies_to_nothing() {
+        let mut update: Activity = serde_json::from_value(json!({
+            "type": "conversationUpdate", "id": "u1", "channelId": "webchat",
+            "conversation": {"id": "c"}, "from": {"id": "user"}, "recipient": {"id": "bot"},
+            "serviceUrl": "https://webchat.botframework.com/", "locale": "en-US",
+        }))
+        .unwrap();
+        for channel in ["webchat", "directline"] {
+            update.channel_id = Some(channel.into());
+            assert_eq!(update.create_reply("hi").reply_to_id, None, "{channel}");
+            let r = update.conversation_reference();
+            assert_eq!(r.activity_id, None, "{channel}");
+            assert_eq!(r.user.unwrap().id.as_deref(), Some("user"));
+            assert_eq!(r.bot.unwrap().id.as_deref(), Some("bot"));
+        }
+        // Other channels, and messages on these ones, keep the id.
+        update.channel_id = Some("msteams".into());
+        assert_eq!(update.create_reply("hi").reply_to_id.as_deref(), Some("u1"));
+        update.channel_id = Some("webchat".into());
+        update.kind = Some("message".into());
+        assert_eq!(update.create_reply("hi").reply_to_id.as_deref(), Some("u1"));
+        assert_eq!(
+            update.conversation_reference().activity_id.as_deref(),
+            Some("u1")
         );
     }
 

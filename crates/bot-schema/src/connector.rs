@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::activity::Activity;
 use crate::error::SchemaError;
@@ -51,9 +51,9 @@ impl CredentialProvider for NoCredentials {
 }
 
 /// What the Connector answers to a sent activity.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 pub struct ResourceResponse {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
 
@@ -68,17 +68,12 @@ impl ConnectorClient {
         Self { http, credentials }
     }
 
-    /// The URL an activity is POSTed to:
-    /// `{serviceUrl}/v3/conversations/{conversationId}/activities[/{replyToId}]`,
-    /// each segment percent-encoded on its own and any path inside serviceUrl kept.
-    pub fn activity_url(activity: &Activity) -> Result<String, SchemaError> {
-        let service_url = activity
-            .service_url
-            .as_deref()
-            .ok_or(SchemaError::MissingField("serviceUrl"))?;
-        let conversation_id = activity
-            .conversation_id()
-            .ok_or(SchemaError::MissingField("conversation.id"))?;
+    /// `{serviceUrl}/v3/conversations[/{conversationId}]`, the conversation
+    /// id percent-encoded and any path inside serviceUrl kept.
+    pub fn conversations_url(
+        service_url: &str,
+        conversation_id: Option<&str>,
+    ) -> Result<String, SchemaError> {
         let parsed =
             reqwest::Url::parse(service_url).map_err(|e| SchemaError::InvalidServiceUrl {
                 url: service_url.to_string(),
@@ -90,11 +85,27 @@ impl ConnectorClient {
                 reason: "not an http(s) URL with a host".to_string(),
             });
         }
-        let mut url = format!(
-            "{}/v3/conversations/{}/activities",
-            service_url.trim_end_matches('/'),
-            encode_uri_component(conversation_id)
-        );
+        let mut url = format!("{}/v3/conversations", service_url.trim_end_matches('/'));
+        if let Some(id) = conversation_id {
+            url.push('/');
+            url.push_str(&encode_uri_component(id));
+        }
+        Ok(url)
+    }
+
+    /// The URL an activity is POSTed to:
+    /// `{serviceUrl}/v3/conversations/{conversationId}/activities[/{replyToId}]`,
+    /// each segment percent-encoded on its own and any path inside serviceUrl kept.
+    pub fn activity_url(activity: &Activity) -> Result<String, SchemaError> {
+        let service_url = activity
+            .service_url
+            .as_deref()
+            .ok_or(SchemaError::MissingField("serviceUrl"))?;
+        let conversation_id = activity
+            .conversation_id()
+            .ok_or(SchemaError::MissingField("conversation.id"))?;
+        let mut url = Self::conversations_url(service_url, Some(conversation_id))?;
+        url.push_str("/activities");
         if let Some(reply_to) = activity.reply_to_id.as_deref().filter(|s| !s.is_empty()) {
             url.push('/');
             url.push_str(&encode_uri_component(reply_to));
@@ -102,27 +113,30 @@ impl ConnectorClient {
         Ok(url)
     }
 
-    /// Send one activity: a reply when it has `replyToId`, otherwise a new
-    /// message in the conversation. One try, of at most `timeout`.
-    pub async fn send_once(
+    /// One try of a Connector request, of at most `timeout`: the body of
+    /// a 2xx answer, or the error.
+    pub(crate) async fn call_once(
         &self,
-        activity: &Activity,
+        call: &Call<'_>,
         timeout: Duration,
-    ) -> Result<ResourceResponse, SchemaError> {
-        let url = Self::activity_url(activity)?;
-        let service_url = activity.service_url.as_deref().unwrap_or_default();
-        let conversation_id = activity.conversation_id().unwrap_or_default();
+    ) -> Result<Vec<u8>, SchemaError> {
         let mut req = self
             .http
-            .post(&url)
-            .timeout(timeout)
-            .header("x-ms-conversation-id", conversation_id)
-            .json(activity);
-        if let Some(token) = self.credentials.token(service_url).await? {
+            .request(call.method.clone(), &call.url)
+            .timeout(timeout);
+        if let Some(id) = call.conversation_id {
+            req = req.header("x-ms-conversation-id", id);
+        }
+        if let Some(body) = &call.body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        if let Some(token) = self.credentials.token(call.service_url).await? {
             req = req.bearer_auth(token.expose_secret());
         }
         let resp = req.send().await.map_err(|source| SchemaError::Transport {
-            url: url.clone(),
+            url: call.url.clone(),
             source,
         })?;
         let status = resp.status();
@@ -134,36 +148,31 @@ impl ConnectorClient {
                 .and_then(parse_retry_after);
             let body = resp.text().await.unwrap_or_default();
             return Err(SchemaError::Status {
-                url,
+                url: call.url.clone(),
                 status: status.as_u16(),
                 body: body.chars().take(512).collect(),
                 retry_after,
             });
         }
-        // Channels answer a ResourceResponse, but some answer nothing at all.
-        let bytes = resp.bytes().await.unwrap_or_default();
-        Ok(serde_json::from_slice(&bytes).unwrap_or_default())
+        Ok(resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default())
     }
 
-    /// [`send_once`](Self::send_once), tried again as `policy` says until
+    /// [`call_once`](Self::call_once), tried again as `policy` says until
     /// `deadline`: the error returned is the last try's, and its
     /// [`verdict`](SchemaError::verdict) tells whether a later attempt
     /// could still succeed.
-    pub async fn send(
+    pub(crate) async fn call(
         &self,
-        activity: &Activity,
+        call: &Call<'_>,
         policy: &RetryPolicy,
         deadline: Instant,
-    ) -> Result<ResourceResponse, SchemaError> {
+    ) -> Result<Vec<u8>, SchemaError> {
         let mut refreshed = false;
         let mut attempt = 0;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let err = match self
-                .send_once(activity, policy.per_try_timeout.min(left))
-                .await
-            {
-                Ok(r) => return Ok(r),
+            let err = match self.call_once(call, policy.per_try_timeout.min(left)).await {
+                Ok(body) => return Ok(body),
                 Err(e) => e,
             };
             let pause = match err.verdict() {
@@ -181,10 +190,68 @@ impl ConnectorClient {
             if Instant::now() + pause + Duration::from_millis(50) >= deadline {
                 return Err(err);
             }
-            tracing::debug!(error = %err, attempt, pause_ms = pause.as_millis() as u64, "reply not accepted; trying again");
+            tracing::debug!(error = %err, attempt, pause_ms = pause.as_millis() as u64, "Connector call not accepted; trying again");
             tokio::time::sleep(pause).await;
         }
     }
+
+    fn post_activity<'a>(activity: &'a Activity) -> Result<Call<'a>, SchemaError> {
+        Ok(Call {
+            method: reqwest::Method::POST,
+            url: Self::activity_url(activity)?,
+            service_url: activity.service_url.as_deref().unwrap_or_default(),
+            conversation_id: activity.conversation_id(),
+            body: Some(json_body(activity)?),
+        })
+    }
+
+    /// Send one activity: a reply when it has `replyToId`
+    /// (replyToActivity), otherwise a new message in the conversation
+    /// (sendToConversation). One try, of at most `timeout`.
+    pub async fn send_once(
+        &self,
+        activity: &Activity,
+        timeout: Duration,
+    ) -> Result<ResourceResponse, SchemaError> {
+        let body = self
+            .call_once(&Self::post_activity(activity)?, timeout)
+            .await?;
+        Ok(resource_response(&body))
+    }
+
+    /// [`send_once`](Self::send_once), tried again as `policy` says until
+    /// `deadline`.
+    pub async fn send(
+        &self,
+        activity: &Activity,
+        policy: &RetryPolicy,
+        deadline: Instant,
+    ) -> Result<ResourceResponse, SchemaError> {
+        let body = self
+            .call(&Self::post_activity(activity)?, policy, deadline)
+            .await?;
+        Ok(resource_response(&body))
+    }
+}
+
+/// One Connector request: what [`ConnectorClient::call`] tries.
+pub(crate) struct Call<'a> {
+    pub method: reqwest::Method,
+    pub url: String,
+    /// Where the bot's token goes (the credentials check it is allowed).
+    pub service_url: &'a str,
+    pub conversation_id: Option<&'a str>,
+    /// JSON, serialised once for every try.
+    pub body: Option<Vec<u8>>,
+}
+
+pub(crate) fn json_body<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, SchemaError> {
+    serde_json::to_vec(value).map_err(|e| SchemaError::Encode(e.to_string()))
+}
+
+/// Channels answer a ResourceResponse, but some answer nothing at all.
+fn resource_response(body: &[u8]) -> ResourceResponse {
+    serde_json::from_slice(body).unwrap_or_default()
 }
 
 #[cfg(test)]

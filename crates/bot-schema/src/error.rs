@@ -15,6 +15,14 @@ pub enum SchemaError {
         #[source]
         source: reqwest::Error,
     },
+    #[error("could not encode the request body: {0}")]
+    Encode(String),
+    #[error("Connector at {url} answered with a body that is not {expected}: {reason}")]
+    Decode {
+        url: String,
+        expected: &'static str,
+        reason: String,
+    },
     #[error("Connector at {url} answered {status}: {body}")]
     Status {
         url: String,
@@ -23,4 +31,14 @@ pub enum SchemaError {
         /// The channel's `Retry-After`, for 429 and 503.
         retry_after: Option<std::time::Duration>,
     },
+}
+
+impl SchemaError {
+    /// The channel's HTTP status, when it answered with one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            SchemaError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
 }

@@ -69,7 +69,10 @@ impl SchemaError {
                 _ => Verdict::Final,
             },
             SchemaError::Transport { .. } | SchemaError::Credentials(_) => Verdict::Retry(None),
-            SchemaError::MissingField(_) | SchemaError::InvalidServiceUrl { .. } => Verdict::Final,
+            SchemaError::MissingField(_)
+            | SchemaError::InvalidServiceUrl { .. }
+            | SchemaError::Encode(_)
+            | SchemaError::Decode { .. } => Verdict::Final,
         }
     }
 }

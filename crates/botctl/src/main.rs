@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod azurite_sas;
 mod config_cmd;
+mod conversation_cmd;
 mod drill;
 mod index;
 mod kb;
@@ -37,6 +38,8 @@ enum Command {
     /// Run a DR drill through the traffic router and report RTO, lost turns
     /// and duplicate replies.
     Drill(Box<drill::DrillArgs>),
+    /// Conversations handed to a person: list the open ones, close one.
+    Handoff(conversation_cmd::HandoffArgs),
     /// Back up, restore, sync and diff an Azure AI Search index across regions.
     Index(index::IndexArgs),
     /// Knowledge base: import, export, query, and sync to the secondary region.
@@ -46,6 +49,9 @@ enum Command {
     /// A TCP proxy with a fault switch (pass, refuse, blackhole), for the
     /// local stack's per-region storage outages.
     Proxy(proxy::ProxyArgs),
+    /// Post a message into a conversation the bot has seen, with the bot's
+    /// own token (the Connector's sendToConversation).
+    Send(conversation_cmd::SendArgs),
     /// Concurrent turns on one conversation split across two regions,
     /// bypassing the router: counts lost updates.
     SplitDrill(drill::split::SplitArgs),
@@ -62,10 +68,12 @@ async fn main() -> ExitCode {
         Command::AzuriteSas(args) => azurite_sas::run(args),
         Command::Config(args) => config_cmd::run(args),
         Command::Drill(args) => drill::run(*args).await,
+        Command::Handoff(args) => conversation_cmd::handoff(args).await,
         Command::Index(args) => index::run(args).await,
         Command::Kb(args) => kb_sync::run(args).await,
         Command::Lu(args) => lu::run(args),
         Command::Proxy(args) => proxy::run(args).await,
+        Command::Send(args) => conversation_cmd::send(args).await,
         Command::SplitDrill(args) => drill::split::run(args).await,
         Command::State(args) => state_cmd::run(args).await,
         Command::Transcript(args) => transcript_cmd::run(args).await,

@@ -13,6 +13,7 @@ use subtle::ConstantTimeEq;
 
 use crate::app_state::AppState;
 use crate::error::ApiError;
+use crate::routes::conversations;
 
 pub const ADMIN_KEY_HEADER: &str = "x-admin-key";
 
@@ -22,6 +23,15 @@ pub fn router(key: SecretString) -> Router<AppState> {
         .route("/drain", post(drain))
         .route("/undrain", post(undrain))
         .route("/kb/reload", post(kb_reload))
+        .route(
+            "/conversations/{channel_id}/{conversation_id}/activities",
+            post(conversations::send),
+        )
+        .route("/handoffs", get(conversations::handoffs))
+        .route(
+            "/handoffs/{channel_id}/{conversation_id}/close",
+            post(conversations::close_handoff),
+        )
         .layer(middleware::from_fn_with_state(key, require_key))
 }
 

@@ -37,9 +37,11 @@ pub async fn post(
             bot_auth::header::inspect(bot_auth::header::bearer_token(authorization)?)?;
         }
         check_content_type(&headers)?;
-        let activity = parse(&body)?;
+        let mut activity = parse(&body)?;
         telemetry::note_activity_type(activity.kind.as_deref().unwrap_or(""));
         validate(&activity)?;
+        // callerId says who sent the activity: only the token may say it.
+        activity.caller_id = None;
         if let Some(auth) = &app.auth {
             let identity = auth
                 .authenticate(
@@ -49,9 +51,16 @@ pub async fn post(
                 )
                 .await?;
             tracing::debug!(kind = ?identity.kind, issuer = %identity.issuer, "authenticated");
+            activity.caller_id = Some(identity.caller_id);
         }
-        if let Some(url) = activity.service_url.as_deref() {
-            app.service_urls.check(url)?;
+        // A tenant the bot does not serve is refused before any state is read.
+        bot_auth::tenants::check_teams_tenant(&app.settings.auth.allowed_teams_tenants, &activity)?;
+        // Nothing is posted to serviceUrl for expectReplies (the replies are
+        // in the answer), so only other activities need it allowed.
+        if activity.delivery_mode() != DeliveryMode::ExpectReplies {
+            if let Some(url) = activity.service_url.as_deref() {
+                app.service_urls.check(url)?;
+            }
         }
         Ok::<_, ApiError>(activity)
     }
@@ -64,13 +73,19 @@ pub async fn post(
             activity.name.as_deref().unwrap_or("")
         )));
     }
+    let expect_replies = activity.delivery_mode() == DeliveryMode::ExpectReplies;
     if !Bot::handles(&activity) {
-        // typing, event, endOfConversation, unknown types...: acknowledged.
-        return Ok(StatusCode::OK.into_response());
+        // typing, event, endOfConversation, unknown types...: acknowledged,
+        // with the (empty) ExpectedReplies body a caller that expects
+        // replies reads, as botbuilder answers it.
+        return Ok(if expect_replies {
+            expected_replies(&[])
+        } else {
+            StatusCode::OK.into_response()
+        });
     }
 
     app.telemetry.message_received(&activity);
-    let expect_replies = activity.delivery_mode() == DeliveryMode::ExpectReplies;
     let received = chrono::Utc::now();
     // The channel waits 15 s for its answer; sending replies stays within
     // the budget counted from here.
@@ -146,7 +161,7 @@ fn expected_replies(activities: &[Activity]) -> Response {
     Json(ExpectedReplies { activities }).into_response()
 }
 
-fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -159,7 +174,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-fn parse(body: &[u8]) -> Result<Activity, ApiError> {
+pub(crate) fn parse(body: &[u8]) -> Result<Activity, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         if e.is_data() {
             ApiError::BadRequest(format!("body is not a valid Activity: {e}"))

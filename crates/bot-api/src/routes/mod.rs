@@ -1,4 +1,5 @@
 pub mod admin;
+pub mod conversations;
 pub mod cqa;
 pub mod health;
 pub mod messages;

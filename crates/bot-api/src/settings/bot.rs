@@ -20,6 +20,7 @@ pub struct RawBotSettings {
     pub fallback: String,
     pub score_threshold: f32,
     pub max_turn_attempts: u32,
+    pub typing_after_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -32,6 +33,8 @@ pub struct BotSettings {
     pub score_threshold: f32,
     /// How often a turn is re-run from a fresh read after an eTag conflict.
     pub max_turn_attempts: u32,
+    /// A slower answer gets a typing indicator first; 0: never.
+    pub typing_after_ms: u64,
 }
 
 pub fn validate(raw: RawBotSettings, p: &mut Problems<'_>) -> Checked<BotSettings> {
@@ -51,10 +54,16 @@ pub fn validate(raw: RawBotSettings, p: &mut Problems<'_>) -> Checked<BotSetting
         fallback: raw.fallback,
         score_threshold,
         max_turn_attempts: raw.max_turn_attempts,
+        typing_after_ms: raw.typing_after_ms,
     })
 }
 
 impl BotSettings {
+    /// When a typing indicator goes out (None: never).
+    pub fn typing_after(&self) -> Option<std::time::Duration> {
+        (self.typing_after_ms > 0).then(|| std::time::Duration::from_millis(self.typing_after_ms))
+    }
+
     /// What the bot itself needs of the section.
     pub fn config(&self, log_personal_information: bool) -> bot_core::BotConfig {
         bot_core::BotConfig {

@@ -12,6 +12,8 @@ mod app;
 mod auth;
 mod blob;
 mod bot;
+#[cfg(test)]
+mod cloud_tests;
 mod health;
 mod key_vault;
 mod keys;
@@ -37,7 +39,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 pub use app::{AppCredentials, AppType};
-pub use auth::AuthSettings;
+pub use auth::{AuthSettings, Cloud};
 pub use blob::BlobSettings;
 pub use bot::{BotSettings, Mode};
 pub use health::HealthSettings;
@@ -168,7 +170,7 @@ impl Settings {
         let qna = qna::validate(&raw.qna, mode, &mut p);
         let health = health::validate(raw.health, &mut p);
         let log = log::validate(raw.log, &mut p);
-        let auth = auth::validate(raw.auth, &mut p);
+        let auth = auth::validate(raw.auth, var("ChannelService").as_deref(), &mut p);
         let app_insights = var("APPLICATIONINSIGHTS_CONNECTION_STRING").map(SecretString::from);
         let telemetry = telemetry::validate(raw.telemetry, app_insights, &mut p);
         let lu = lu::validate(raw.lu, &config_dir, &mut p);
@@ -227,6 +229,7 @@ fn layers(
         .with_list_parse_key("bot.welcome_suggestions")
         .with_list_parse_key("auth.allowed_service_hosts")
         .with_list_parse_key("auth.allowed_callers")
+        .with_list_parse_key("auth.allowed_teams_tenants")
         .with_list_parse_key("storage.cosmos.preferred_regions")
         .with_list_parse_key("qna.endpoints")
         .with_list_parse_key("qna.endpoint_keys")

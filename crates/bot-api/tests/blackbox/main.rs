@@ -2,11 +2,14 @@
 
 mod support;
 
+mod auth;
 mod bad_input;
+mod channels;
 mod concurrency;
 mod drain;
 mod export_blob;
 mod flaky_channel;
+mod handoff;
 mod messages;
 mod outbox;
 mod restart;

@@ -74,6 +74,48 @@ async fn emulator_gets_trace_activities_others_do_not() {
     assert_eq!(types, vec!["trace", "trace", "message"]);
     assert_eq!(body["activities"][0]["name"], "Recognizer");
     assert_eq!(body["activities"][1]["name"], "QnAMaker");
+    // The Emulator's QnA panel names the knowledge base.
+    assert_eq!(body["activities"][1]["value"]["knowledgeBaseId"], "sample");
+}
+
+#[tokio::test]
+async fn an_activity_the_bot_does_not_handle_gets_an_empty_expected_replies_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let bot = BotProcess::start(dir.path(), &[]);
+    let mut event = message("e1", "conv-ev", "u1", "");
+    event["type"] = json!("event");
+    event["name"] = json!("webchat/join");
+    let resp = post(&bot, &expect_replies(event.clone())).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body, json!({"activities": []}));
+    // Without expectReplies there is nothing to answer with.
+    let resp = post(&bot, &event).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "");
+}
+
+#[tokio::test]
+async fn expect_replies_is_answered_whatever_the_service_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let bot = BotProcess::start(dir.path(), &[]);
+    // A skill host (or the Emulator behind a tunnel): not on the allow-list,
+    // but nothing is posted there when the replies are in the answer.
+    let mut a = message("s1", "conv-skill", "u1", "Who made you?");
+    a["serviceUrl"] = json!("https://skills.contoso.example/api/");
+    let resp = post(&bot, &expect_replies(a.clone())).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["activities"][0]["text"],
+        "A small team built me in Rust, on the Bot Framework protocol."
+    );
+    // Replies that would be posted there are still refused, before any turn.
+    a["id"] = json!("s2");
+    let resp = post(&bot, &a).await;
+    assert_eq!(resp.status(), 403);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "ServiceUrlNotAllowed");
 }
 
 #[tokio::test]

@@ -45,6 +45,9 @@ impl BotProcess {
             .env("BOT__STORAGE__PATH", state_dir.join("state.db"))
             .env("BOT__LOG__FORMAT", "text")
             .env("RUST_LOG", "info")
+            // What a channel receives is the replies, however slow the
+            // machine; the typing tests turn typing indicators on.
+            .env("BOT__BOT__TYPING_AFTER_MS", "0")
             .env_remove("BOT_REGION")
             .env_remove("MicrosoftAppId")
             .env_remove("MicrosoftAppPassword")
@@ -251,4 +254,240 @@ pub async fn read_state(state_dir: &Path, key: &str) -> Option<Value> {
         .unwrap()
         .remove(key)
         .map(|i| i.document)
+}
+
+/// The admin key the tests' bots are started with (`admin_env`).
+pub const ADMIN_KEY: &str = "admin-key-for-the-black-box-tests";
+
+/// Settings that mount the admin routes with [`ADMIN_KEY`].
+pub fn admin_env() -> (&'static str, &'static str) {
+    ("BOT__AUTH__ADMIN_KEY", ADMIN_KEY)
+}
+
+/// An admin call: status and JSON body (Null when there is none).
+pub async fn admin(
+    bot: &BotProcess,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let mut req = client()
+        .request(method, bot.url(path))
+        .header("x-admin-key", ADMIN_KEY);
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// A knowledge base file in QnA Maker's TSV export format: (question,
+/// answer, follow-up prompts, context-only), one QnA id per row from 1.
+pub fn kb_file(dir: &Path, rows: &[(&str, &str, &[&str], bool)]) -> String {
+    let id_of = |q: &str| rows.iter().position(|r| r.0 == q).map(|i| i + 1);
+    let mut tsv = String::from(
+        "Question\tAnswer\tSource\tMetadata\tSuggestedQuestions\tIsContextOnly\tPrompts\tQnaId\n",
+    );
+    for (i, (question, answer, prompts, context_only)) in rows.iter().enumerate() {
+        let prompts: Vec<Value> = prompts
+            .iter()
+            .enumerate()
+            .map(|(n, p)| {
+                json!({"displayOrder": n + 1, "qnaId": id_of(p).expect("prompt is a question of the KB"), "displayText": p})
+            })
+            .collect();
+        tsv.push_str(&format!(
+            "{question}\t{answer}\tEditorial\t\t[]\t{context_only}\t{}\t{}\n",
+            Value::from(prompts),
+            i + 1
+        ));
+    }
+    let path = dir.join("kb.tsv");
+    std::fs::write(&path, tsv).unwrap();
+    path.display().to_string()
+}
+
+/// The activities of one type the channel received.
+pub fn of_type<'a>(got: &'a [Captured], kind: &str) -> Vec<&'a Value> {
+    got.iter()
+        .map(|c| &c.body)
+        .filter(|b| b["type"] == kind)
+        .collect()
+}
+
+/// A remote knowledge base (Azure AI Language question answering, the
+/// documented `POST /language/:query-knowledgebases` API) that holds each
+/// answer until `ready()` says so (or 5 s pass): a slow KB whose slowness
+/// the test controls without timing anything.
+pub struct SlowKb {
+    pub url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SlowKb {
+    pub async fn start(answer: &str, ready: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        let answer = answer.to_string();
+        let ready = Arc::new(ready);
+        let app = Router::new().without_v07_checks().route(
+            "/language/:query-knowledgebases",
+            axum::routing::post(move || {
+                let (answer, ready) = (answer.clone(), ready.clone());
+                async move {
+                    let until = std::time::Instant::now() + Duration::from_secs(5);
+                    while !ready() && std::time::Instant::now() < until {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    axum::Json(json!({"answers": [{
+                        "questions": ["What is the VPN address?"], "answer": answer,
+                        "confidenceScore": 0.93, "id": 1, "source": "Editorial", "metadata": {},
+                        "dialog": {"isContextOnly": false, "prompts": []},
+                    }]}))
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { url, task }
+    }
+
+    /// Settings that make the bot ask this KB.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("BOT__QNA__KIND", "cqa".into()),
+            ("BOT__QNA__ENDPOINTS", self.url.clone()),
+            ("BOT__QNA__KEY", "slow-kb-key".into()),
+            ("BOT__QNA__PROJECT_NAME", "faq".into()),
+            ("BOT__QNA__TIMEOUT_MS", "10000".into()),
+            ("BOT__QNA__RETRIES", "0".into()),
+        ]
+    }
+}
+
+impl Drop for SlowKb {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A bot that must not start: what it said before it exited. A bot that
+/// is still running after 30 s fails the test (and is stopped).
+pub fn start_refused(state_dir: &Path, env: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bot-api"));
+    cmd.current_dir(repo_root())
+        .env("BOT__SERVER__LISTEN", "127.0.0.1:0")
+        .env("BOT__STORAGE__PATH", state_dir.join("state.db"))
+        .env_remove("BOT_REGION")
+        .env_remove("MicrosoftAppId")
+        .env_remove("MicrosoftAppPassword")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("run bot-api");
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            panic!("bot-api started although it should have refused to");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "bot-api exited 0: {out:?}");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+pub const APP_ID: &str = "3f6bd8a2-0c8e-4a4b-9d0e-6c1f2b7a9e51";
+
+/// A Bot Framework cloud on 127.0.0.1: bot-auth's identity stand-in (OpenID
+/// metadata, signing keys, token endpoints and a Connector that records
+/// what the bot sends), with one signing key for channels and the Emulator.
+pub struct Cloud {
+    pub server: bot_auth::testkit::IdentityServer,
+    key: bot_auth::testkit::TestKey,
+}
+
+impl Cloud {
+    pub async fn start() -> Self {
+        let server = bot_auth::testkit::IdentityServer::start().await;
+        let key = bot_auth::testkit::TestKey::generate("cloud-key");
+        server.set_channel_keys(vec![key.jwk(None)]);
+        server.set_emulator_keys(vec![key.jwk(None)]);
+        Self { server, key }
+    }
+
+    /// The bot's app registration (client secret) and this cloud's
+    /// endpoints as the settings of `section` ("auth" for the public
+    /// cloud, "auth.us_government").
+    pub fn env(&self, section: &str) -> Vec<(String, String)> {
+        let prefix = format!("BOT__{}", section.to_uppercase().replace('.', "__"));
+        vec![
+            ("MicrosoftAppId".into(), APP_ID.into()),
+            ("MicrosoftAppPassword".into(), "client-secret".into()),
+            (
+                format!("{prefix}__CHANNEL_OPENID_METADATA_URL"),
+                self.server.channel_metadata_url(),
+            ),
+            (
+                format!("{prefix}__EMULATOR_OPENID_METADATA_URL"),
+                self.server.emulator_metadata_url(),
+            ),
+            (
+                format!("{prefix}__TOKEN_ENDPOINT"),
+                self.server.token_endpoint(),
+            ),
+        ]
+    }
+
+    /// A channel's token, from `issuer`, for replies to this cloud's Connector.
+    pub fn channel_token(&self, issuer: &str) -> String {
+        let now = bot_auth::testkit::now();
+        self.key.sign(&json!({
+            "iss": issuer, "aud": APP_ID, "exp": now + 3600, "nbf": now - 10,
+            "serviceurl": self.server.base_url(),
+        }))
+    }
+
+    /// A v1 token of a bot (`caller`), as a skill caller sends it.
+    pub fn bot_token(&self, caller: &str) -> String {
+        let now = bot_auth::testkit::now();
+        self.key.sign(&json!({
+            "iss": "https://sts.windows.net/d6d49420-f39b-4df7-a1dc-d59a935871db/",
+            "aud": APP_ID, "exp": now + 3600, "nbf": now - 10, "ver": "1.0", "appid": caller,
+        }))
+    }
+}
+
+/// Posts with `Authorization: Bearer <token>`.
+pub async fn post_with(bot: &BotProcess, token: &str, activity: &Value) -> reqwest::Response {
+    client()
+        .post(bot.url("/api/messages"))
+        .bearer_auth(token)
+        .json(activity)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The transcript of a conversation, from the SQLite transcript store.
+pub async fn transcript(path: &Path, channel: &str, conversation: &str) -> Vec<Value> {
+    use bot_storage::transcript::{SqliteTranscriptStore, TranscriptStore};
+    let store = SqliteTranscriptStore::open(path).unwrap();
+    let page = store
+        .activities(channel, conversation, None, None)
+        .await
+        .unwrap();
+    page.items
+        .iter()
+        .map(|a| serde_json::to_value(a).unwrap())
+        .collect()
 }

@@ -8,7 +8,8 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{post, BotProcess, ChannelServer};
+use crate::channels::{access_kb, card_buttons, suggested, PROMPTS};
+use crate::support::{of_type, post, BotProcess, ChannelServer};
 
 const BOT_ID: &str = "28:c9e8c047-2a74-40a2-b28a-b162d5f5327c";
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -101,4 +102,83 @@ async fn a_teams_user_gets_the_same_answer_with_or_without_mentioning_the_bot() 
         }
         assert_eq!(answer(&bot, &channel, a).await, plain, "{id}");
     }
+}
+
+/// The bot's one message in answer to `activity`, through the channel.
+async fn reply(bot: &BotProcess, channel: &ChannelServer, activity: Value) -> Value {
+    let resp = post(bot, &activity).await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let got = channel.take();
+    let messages = of_type(&got, "message");
+    assert_eq!(messages.len(), 1, "{got:?}");
+    messages[0].clone()
+}
+
+#[tokio::test]
+async fn every_follow_up_prompt_is_reachable_in_teams() {
+    let channel = ChannelServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let kb = access_kb(dir.path());
+    let bot = BotProcess::start(dir.path(), &[("BOT__QNA__KB_PATH", &kb)]);
+    let personal =
+        || json!({"conversationType": "personal", "tenantId": TENANT, "id": "a:1prompts"});
+    let group = || {
+        json!({"isGroup": true, "conversationType": "groupChat", "tenantId": TENANT,
+                          "id": "19:prompts@thread.v2"})
+    };
+    let question = "How do I get access to a system?";
+    for (conversation, text, mentioned) in [
+        (personal(), question.to_string(), false),
+        (group(), format!("<at>FAQ Bot</at> {question}"), true),
+    ] {
+        let id = conversation["id"].as_str().unwrap().to_string();
+        let r = reply(
+            &bot,
+            &channel,
+            teams(
+                &format!("{id}-q"),
+                conversation.clone(),
+                &text,
+                mentioned,
+                &channel,
+            ),
+        )
+        .await;
+        // Teams shows three suggested actions: five prompts go on a card.
+        assert!(r.get("suggestedActions").is_none(), "{r}");
+        assert_eq!(card_buttons(&r), PROMPTS, "{id}");
+        assert_eq!(r["textFormat"], "markdown", "Teams renders markdown");
+        // Pressing the fourth button posts its text: the follow-up answers.
+        let pressed = if mentioned {
+            format!("<at>FAQ Bot</at> {}", PROMPTS[3])
+        } else {
+            PROMPTS[3].to_string()
+        };
+        let r = reply(
+            &bot,
+            &channel,
+            teams(
+                &format!("{id}-p"),
+                conversation,
+                &pressed,
+                mentioned,
+                &channel,
+            ),
+        )
+        .await;
+        assert_eq!(
+            r["text"], "Printers need no access: send to the nearest one.",
+            "{id}"
+        );
+    }
+    // The welcome's two suggestions fit: suggested actions.
+    let update = json!({
+        "type": "conversationUpdate", "id": "u-1", "channelId": "msteams", "serviceUrl": channel.url,
+        "conversation": personal(), "recipient": {"id": BOT_ID, "name": "FAQ Bot"},
+        "from": {"id": "29:1XJKJMvc5GBtc2JwZq0oj8tHZmzrQgFmB39ATiQWA85gQ"},
+        "membersAdded": [{"id": "29:1XJKJMvc5GBtc2JwZq0oj8tHZmzrQgFmB39ATiQWA85gQ"}],
+        "channelData": {"tenant": {"id": TENANT}},
+    });
+    let r = reply(&bot, &channel, update).await;
+    assert_eq!(suggested(&r), ["What can you do?", "Who made you?"]);
 }

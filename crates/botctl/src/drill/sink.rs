@@ -1,7 +1,7 @@
 //! The channel the drill's replies go to in `--delivery channel`: a
 //! Connector endpoint on loopback that keeps every reply it accepts, keyed
 //! by the activity it answers (`replyToId`), with the turn the bot stamped
-//! on it. With `refuse_first`, it answers the first POST of each
+//! on it (typing indicators are accepted and not kept). With `refuse_first`, it answers the first POST of each
 //! reply 503, as a channel under pressure does.
 
 use std::collections::{HashMap, HashSet};
@@ -44,6 +44,10 @@ async fn accept(
     State((inner, refuse_first)): State<(Arc<Mutex<Inner>>, bool)>,
     Json(reply): Json<Value>,
 ) -> (StatusCode, Json<Value>) {
+    // A typing indicator (a slow turn's) is not a reply: not counted.
+    if reply["type"] == "typing" {
+        return (StatusCode::OK, Json(json!({"id": "typing"})));
+    }
     let reply_to = reply["replyToId"].as_str().unwrap_or("").to_string();
     let turn = turn_of(&reply);
     let mut inner = inner.lock().unwrap_or_else(|p| p.into_inner());
