@@ -9,6 +9,8 @@
 //! The stand-in runs in a child process, so the peak RSS reported for the
 //! copy is the client's alone. Prints one JSON object.
 
+#[path = "../tests/it/support/search_fixtures.rs"]
+mod search_fixtures;
 #[path = "../tests/it/support/search_server.rs"]
 mod search_server;
 
@@ -22,7 +24,8 @@ use search_sync::sync::{sync_index, SyncOptions};
 use search_sync::IndexClient;
 use serde_json::json;
 
-use search_server::{definition, doc, FakeSearch, KEY};
+use search_fixtures::{definition, doc};
+use search_server::{FakeSearch, KEY};
 
 fn peak_rss_kib(pid: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

@@ -6,7 +6,8 @@ use search_sync::diff::diff;
 use search_sync::sync::{sync_index, SyncOptions};
 use serde_json::{json, Value};
 
-use crate::support::search_server::{definition, doc, FakeSearch, KEY};
+use crate::support::search_fixtures::{definition, doc};
+use crate::support::search_server::{FakeSearch, KEY};
 use crate::support::{client, DOC_FIELDS};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,8 @@ use search_sync::sync::{sync_index, SyncOptions};
 use search_sync::SyncError;
 use serde_json::{json, Value};
 
-use crate::support::search_server::{definition, doc, FakeSearch, Fault, Route};
+use crate::support::search_fixtures::{definition, doc};
+use crate::support::search_server::{FakeSearch, Fault, Route};
 use crate::support::{client, quick_retry, DOC_FIELDS};
 
 fn seeded(n: usize) -> FakeSearch {

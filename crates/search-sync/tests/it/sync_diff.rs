@@ -5,7 +5,8 @@ use search_sync::diff::diff;
 use search_sync::sync::{sync_index, SyncOptions};
 use serde_json::json;
 
-use crate::support::search_server::{definition, doc, FakeSearch};
+use crate::support::search_fixtures::{definition, doc};
+use crate::support::search_server::FakeSearch;
 use crate::support::{client, DOC_FIELDS};
 
 fn synonyms() -> serde_json::Value {

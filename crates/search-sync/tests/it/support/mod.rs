@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod language_server;
+pub mod search_fixtures;
 pub mod search_server;
 
 use std::time::Duration;
