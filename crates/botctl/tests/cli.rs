@@ -3,6 +3,8 @@
 //! local Azure AI Search stand-in of the search-sync tests (no emulator of
 //! the service exists; the stand-in implements the documented REST subset).
 
+#[path = "../../search-sync/tests/it/support/search_fixtures.rs"]
+mod search_fixtures;
 #[path = "../../search-sync/tests/it/support/search_server.rs"]
 mod search_server;
 
@@ -11,7 +13,8 @@ use std::process::Output;
 use serde_json::{json, Value};
 use tokio::process::Command;
 
-use search_server::{definition, doc, FakeSearch, KEY};
+use search_fixtures::{definition, doc};
+use search_server::{FakeSearch, KEY};
 
 const FIELDS: &[(&str, &str, bool)] = &[
     ("title", "Edm.String", true),

@@ -8,8 +8,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use secrecy::{ExposeSecret, SecretString};
-use subtle::ConstantTimeEq;
+use secrecy::SecretString;
 
 use crate::app_state::AppState;
 use crate::error::ApiError;
@@ -45,8 +44,7 @@ async fn require_key(
         .get(ADMIN_KEY_HEADER)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
-    // Constant time, so the key cannot be guessed byte by byte from timing.
-    if bool::from(given.ct_eq(key.expose_secret().as_bytes())) {
+    if super::keys::matches(given, &key) {
         Ok(next.run(req).await)
     } else {
         Err(ApiError::AdminUnauthorized)

@@ -11,7 +11,6 @@ use axum::http::HeaderMap;
 use axum::Json;
 use bytes::Bytes;
 use qna::cqa::wire::{Answer, QueryRequest, QueryResponse};
-use secrecy::ExposeSecret;
 
 use crate::app_state::AppState;
 use crate::error::ApiError;
@@ -27,14 +26,7 @@ pub async fn query_knowledgebases(
             .get("ocp-apim-subscription-key")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        // Length first, then every byte: no early exit on the first mismatch.
-        let e = expected.expose_secret().as_bytes();
-        let same = e.len() == given.len()
-            && e.iter()
-                .zip(given.as_bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        if !same {
+        if !super::keys::matches(given.as_bytes(), expected) {
             return Err(ApiError::Unauthorized(
                 "Access denied due to invalid subscription key: send Ocp-Apim-Subscription-Key"
                     .into(),
