@@ -262,7 +262,7 @@ pub async fn build_state_with(
     answerer: Arc<dyn Answerer>,
     transcripts: Option<Arc<TranscriptLogger>>,
 ) -> anyhow::Result<AppState> {
-    let http = reqwest::Client::builder()
+    let http = bot_http::builder()
         .timeout(Duration::from_secs(15))
         .connect_timeout(Duration::from_secs(5))
         .build()

@@ -28,7 +28,7 @@ fn config(server: &IdentityServer, min_refresh: Duration) -> InboundConfig {
 }
 
 fn validator(server: &IdentityServer, min_refresh: Duration) -> ChannelValidator {
-    ChannelValidator::new(config(server, min_refresh), reqwest::Client::new()).unwrap()
+    ChannelValidator::new(config(server, min_refresh), bot_http::client()).unwrap()
 }
 
 fn channel_claims() -> Value {
@@ -156,7 +156,7 @@ async fn unreachable_metadata_is_unavailable_not_unauthorized() {
         key_min_refresh: Duration::ZERO,
         ..InboundConfig::new(APP_ID)
     };
-    let v = ChannelValidator::new(cfg, reqwest::Client::new()).unwrap();
+    let v = ChannelValidator::new(cfg, bot_http::client()).unwrap();
     let [a, _] = keys();
     let e = v
         .authenticate(
