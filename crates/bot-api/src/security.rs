@@ -15,7 +15,7 @@ use crate::settings::{AppType, Cloud, Settings};
 
 /// The HTTP client for Connector calls, token and key endpoints.
 pub fn http_client() -> anyhow::Result<reqwest::Client> {
-    reqwest::Client::builder()
+    bot_http::builder()
         .timeout(Duration::from_secs(15))
         .connect_timeout(Duration::from_secs(5))
         .build()

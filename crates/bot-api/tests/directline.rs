@@ -92,7 +92,7 @@ async fn production_mode_mounts_none_of_it() {
         extra.push((key, "http://127.0.0.1:9/metadata".into()));
     }
     let (base, _task) = serve(&extra).await;
-    let http = reqwest::Client::new();
+    let http = bot_http::client();
     for (method, path) in [
         ("GET", "/"),
         ("GET", "/webchat.js"),
@@ -110,7 +110,7 @@ async fn production_mode_mounts_none_of_it() {
 #[tokio::test]
 async fn a_conversation_runs_through_the_bot_with_ids_watermarks_and_replies() {
     let (base, _task) = serve(&[]).await;
-    let http = reqwest::Client::new();
+    let http = bot_http::client();
     let id = start(&http, &base).await;
     let dl = format!("{base}/v3/directline/conversations/{id}");
 
@@ -161,7 +161,7 @@ async fn a_conversation_runs_through_the_bot_with_ids_watermarks_and_replies() {
 #[tokio::test]
 async fn bad_input_gets_a_4xx_that_says_why() {
     let (base, _task) = serve(&[("BOT__SERVER__MAX_BODY_BYTES", "4096".into())]).await;
-    let http = reqwest::Client::new();
+    let http = bot_http::client();
     let id = start(&http, &base).await;
     let dl = format!("{base}/v3/directline/conversations");
 
@@ -231,7 +231,7 @@ async fn bad_input_gets_a_4xx_that_says_why() {
 #[tokio::test]
 async fn the_oldest_conversations_are_evicted_past_the_bound() {
     let (base, _task) = serve(&[("BOT__WEBCHAT__MAX_CONVERSATIONS", "3".into())]).await;
-    let http = reqwest::Client::new();
+    let http = bot_http::client();
     let mut ids = Vec::new();
     for _ in 0..5 {
         ids.push(start(&http, &base).await);
@@ -250,7 +250,7 @@ async fn conversations_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("directline.db");
     let db = db.to_str().unwrap().to_string();
-    let http = reqwest::Client::new();
+    let http = bot_http::client();
     let (base, task) = serve(&[("BOT__WEBCHAT__DB_PATH", db.clone())]).await;
     let id = start(&http, &base).await;
     let (status, _) = send(
@@ -292,7 +292,7 @@ fn settings_refuse_a_missing_local_copy_and_a_zero_bound() {
 
 #[tokio::test]
 async fn the_page_loads_web_chat_from_the_cdn_or_the_local_copy() {
-    let http = reqwest::Client::new();
+    let http = bot_http::client();
     let (base, _task) = serve(&[]).await;
     let resp = http.get(format!("{base}/")).send().await.unwrap();
     assert_eq!(resp.status(), 200);

@@ -116,7 +116,7 @@ async fn our_cqa_client_gets_the_embedded_answers_through_serve_mode() {
 #[tokio::test]
 async fn serve_mode_rejects_bad_requests_with_clear_answers() {
     let (url, _task) = serve().await;
-    let http = reqwest::Client::new();
+    let http = bot_http::client();
     let endpoint = format!(
         "{url}/language/:query-knowledgebases?projectName={PROJECT}&deploymentName=production&api-version=2021-10-01"
     );
@@ -256,7 +256,7 @@ async fn admin_reload_swaps_the_kb_and_a_bad_file_keeps_the_old_one() {
         ("BOT__AUTH__ADMIN_KEY", admin_key.into()),
     ])
     .await;
-    let http = reqwest::Client::new();
+    let http = bot_http::client();
     let reload = |key: &'static str| {
         http.post(format!("{url}/admin/kb/reload"))
             .header("x-admin-key", key)
@@ -307,7 +307,7 @@ async fn admin_reload_swaps_the_kb_and_a_bad_file_keeps_the_old_one() {
 async fn serve_mode_is_off_by_default_and_needs_a_key_in_production() {
     let (url, _task) =
         serve_with(&[("BOT__QNA__KB_PATH", format!("{}/kb/sample.tsv", root()))]).await;
-    let r = reqwest::Client::new()
+    let r = bot_http::client()
         .post(format!(
             "{url}/language/:query-knowledgebases?projectName={PROJECT}&api-version=2021-10-01"
         ))

@@ -22,7 +22,7 @@ fn client_secret(server: &IdentityServer) -> AppCredentials {
             token_endpoint: server.token_endpoint(),
         },
         TOKEN_SCOPE,
-        reqwest::Client::new(),
+        bot_http::client(),
         Some(Arc::new(policy)),
     )
 }
@@ -96,7 +96,7 @@ async fn managed_identity_uses_the_identity_header_and_client_id() {
             header: SecretString::from(MSI_HEADER),
         },
         TOKEN_SCOPE,
-        reqwest::Client::new(),
+        bot_http::client(),
         None,
     );
     let t = creds.token(ALLOWED).await.unwrap().unwrap();
@@ -111,7 +111,7 @@ async fn managed_identity_uses_the_identity_header_and_client_id() {
             header: SecretString::from("wrong"),
         },
         TOKEN_SCOPE,
-        reqwest::Client::new(),
+        bot_http::client(),
         None,
     );
     let e = wrong.token(ALLOWED).await.unwrap_err();
@@ -131,7 +131,7 @@ async fn an_unreachable_token_endpoint_is_a_typed_error() {
             token_endpoint: format!("http://127.0.0.1:{port}/token"),
         },
         TOKEN_SCOPE,
-        reqwest::Client::new(),
+        bot_http::client(),
         None,
     );
     let e = creds.access_token().await.unwrap_err();

@@ -28,7 +28,7 @@ fn config(server: &IdentityServer, min_refresh: Duration) -> InboundConfig {
 }
 
 fn validator(server: &IdentityServer, min_refresh: Duration) -> ChannelValidator {
-    ChannelValidator::new(config(server, min_refresh), reqwest::Client::new()).unwrap()
+    ChannelValidator::new(config(server, min_refresh), bot_http::client()).unwrap()
 }
 
 fn channel_claims() -> Value {
@@ -156,7 +156,7 @@ async fn unreachable_metadata_is_unavailable_not_unauthorized() {
         key_min_refresh: Duration::ZERO,
         ..InboundConfig::new(APP_ID)
     };
-    let v = ChannelValidator::new(cfg, reqwest::Client::new()).unwrap();
+    let v = ChannelValidator::new(cfg, bot_http::client()).unwrap();
     let [a, _] = keys();
     let e = v
         .authenticate(
@@ -268,7 +268,7 @@ async fn the_caller_id_comes_from_the_token_and_star_allows_any_caller() {
             allowed_callers: vec!["*".into()],
             ..config(&server, Duration::ZERO)
         },
-        reqwest::Client::new(),
+        bot_http::client(),
     )
     .unwrap();
     let id = any
@@ -294,7 +294,7 @@ async fn the_us_government_cloud_trusts_its_own_issuers() {
                 .to_vec(),
             ..config(&server, Duration::ZERO)
         },
-        reqwest::Client::new(),
+        bot_http::client(),
     )
     .unwrap();
     let token = |iss: &str| {
@@ -336,7 +336,7 @@ async fn a_key_fetch_cancelled_half_way_does_not_hold_off_the_next() {
     let base = format!("http://{}", std_listener.local_addr().unwrap());
     let openid = OpenIdKeys::new(
         format!("{base}/meta"),
-        reqwest::Client::new(),
+        bot_http::client(),
         Duration::from_secs(3600),
         Duration::from_secs(60),
     );

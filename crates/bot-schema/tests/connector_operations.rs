@@ -71,7 +71,7 @@ impl CredentialProvider for Token {
 }
 
 fn client() -> ConnectorClient {
-    ConnectorClient::new(reqwest::Client::new(), Arc::new(Token))
+    ConnectorClient::new(bot_http::client(), Arc::new(Token))
 }
 
 fn policy() -> RetryPolicy {

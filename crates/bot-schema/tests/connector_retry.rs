@@ -83,7 +83,7 @@ fn policy(budget_ms: u64) -> RetryPolicy {
 }
 
 async fn send(url: &str, tokens: Arc<Tokens>, p: RetryPolicy) -> Result<(), SchemaError> {
-    let client = ConnectorClient::new(reqwest::Client::new(), tokens);
+    let client = ConnectorClient::new(bot_http::client(), tokens);
     client
         .send(&reply(url), &p, Instant::now() + p.budget)
         .await

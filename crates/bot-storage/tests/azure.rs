@@ -52,7 +52,7 @@ async fn blob_conforms() {
 async fn cosmos_opens_an_entra_only_account_without_creating_anything() {
     let server = StandIn::cosmos_entra_only(&["bot/state"]).await;
     // The stand-in refuses creates as Cosmos does, even of what exists.
-    let rsp = reqwest::Client::new()
+    let rsp = bot_http::client()
         .post(format!("{}dbs", server.endpoint))
         .header("x-ms-version", "2020-07-15")
         .json(&json!({"id": "bot"}))
@@ -113,7 +113,7 @@ async fn cosmos_layout_is_botbuilders() {
         server.endpoint,
         percent_encode(&id)
     );
-    let rsp = reqwest::Client::new()
+    let rsp = bot_http::client()
         .get(url)
         .header("x-ms-documentdb-partitionkey", json!([id]).to_string())
         .header("x-ms-version", "2020-07-15")
@@ -157,7 +157,7 @@ async fn blob_layout_is_botbuilders() {
         "{}/layout/emulator%252Fconversations%252Fconv-1?{sas}",
         azurite.endpoint
     );
-    let rsp = reqwest::get(url).await.unwrap();
+    let rsp = bot_http::client().get(url).send().await.unwrap();
     assert_eq!(rsp.status(), 200);
     assert_eq!(rsp.headers()["content-type"], "application/json");
     assert_eq!(rsp.headers()["etag"].to_str().unwrap(), etag);

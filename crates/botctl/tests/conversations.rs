@@ -89,7 +89,7 @@ async fn from_teams(bot: &str, server: &IdentityServer, key: &TestKey, id: &str,
         "conversation": {"conversationType": "personal", "tenantId": "72f988bf", "id": CONV},
         "recipient": {"id": "28:faq-bot", "name": "FAQ Bot"}, "text": text,
     });
-    let resp = reqwest::Client::new()
+    let resp = bot_http::client()
         .post(format!("{bot}/api/messages"))
         .bearer_auth(token)
         .json(&activity)

@@ -194,7 +194,7 @@ async fn write_forbidden_passes_reads_and_refuses_writes_as_cosmos_does() {
 
     assert_eq!(ctl(&p, "write-forbidden").await, "mode=write-forbidden");
     // On the wire: Cosmos's status and substatus.
-    let rsp = reqwest::Client::new()
+    let rsp = bot_http::client()
         .post(format!("http://{}/dbs/bot/colls/state/docs", p.listen))
         .header("x-ms-documentdb-partitionkey", r#"["x"]"#)
         .json(&json!({"id": "x"}))

@@ -124,7 +124,7 @@ fn client(urls: &[&str]) -> CluRecognizer {
             deployment: "production".into(),
             policy: policy(),
         },
-        reqwest::Client::new(),
+        bot_http::client(),
     )
     .unwrap()
 }

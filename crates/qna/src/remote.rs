@@ -100,7 +100,7 @@ pub(crate) fn map_failover(e: FailoverError<String>) -> QnaError {
 
 pub(crate) fn http_client() -> Result<reqwest::Client, QnaError> {
     // No overall timeout here: the failover policy times each try.
-    reqwest::Client::builder()
+    bot_http::builder()
         .connect_timeout(Duration::from_secs(5))
         .build()
         .map_err(|e| QnaError::Unavailable(format!("building the HTTP client: {e}")))

@@ -149,7 +149,7 @@ fn transport_message(e: &reqwest::Error) -> String {
 }
 
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+    bot_http::builder()
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(10))
         .build()

@@ -123,7 +123,7 @@ impl Providers {
     }
 }
 
-/// The exporters' HTTP client: our reqwest 0.12 client driven on the
+/// The exporters' HTTP client: our reqwest client driven on the
 /// application's tokio runtime (the SDK's export threads have no reactor of
 /// their own). Failures are logged at most once a minute, with a count.
 #[derive(Clone)]
@@ -142,7 +142,7 @@ impl std::fmt::Debug for ExportClient {
 impl ExportClient {
     pub fn new(runtime: tokio::runtime::Handle) -> anyhow::Result<Self> {
         Ok(Self {
-            client: reqwest::Client::builder()
+            client: bot_http::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .context("building the telemetry HTTP client")?,

@@ -217,7 +217,7 @@ async fn a_redelivery_racing_the_background_retry_sends_each_reply_once() {
     let redeliveries = {
         let (base, a) = (bot.base.clone(), a.clone());
         tokio::spawn(async move {
-            let client = reqwest::Client::new();
+            let client = bot_http::client();
             for _ in 0..200 {
                 let r = client
                     .post(format!("{base}/api/messages"))

@@ -135,7 +135,7 @@ impl Drop for BotProcess {
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    bot_http::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()

@@ -161,6 +161,8 @@ fn container_url(
 impl BlobContainers {
     /// Builds the clients; no I/O.
     pub fn new(config: &BlobConfig) -> Result<Self, StorageError> {
+        // The SDK's reqwest clients take rustls's process provider.
+        bot_http::install_crypto_provider();
         let (sas, credential): (Option<&SecretString>, Option<Arc<dyn TokenCredential>>) =
             match &config.auth {
                 BlobAuth::Sas(s) => (Some(s), None),

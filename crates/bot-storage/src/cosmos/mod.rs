@@ -116,6 +116,8 @@ impl CosmosStorage {
     /// `/id`); a 403 on a create is then not fatal, since an Entra-only
     /// account refuses creates even of what exists.
     pub async fn open(config: &CosmosConfig) -> Result<Self, StorageError> {
+        // The SDK's reqwest clients take rustls's process provider.
+        bot_http::install_crypto_provider();
         let endpoint: AccountEndpoint = config.endpoint.parse().map_err(|e| {
             backend_err(format!("endpoint {:?} is not a URL: {e}", config.endpoint))
         })?;

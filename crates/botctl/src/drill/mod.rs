@@ -117,7 +117,7 @@ pub async fn run(args: DrillArgs) -> anyhow::Result<ExitCode> {
         args.restore_cmd.is_some() == args.restore_at.is_some(),
         "--restore-cmd and --restore-at go together"
     );
-    let client = reqwest::Client::builder()
+    let client = bot_http::builder()
         .timeout(Duration::from_millis(args.request_timeout_ms))
         .pool_idle_timeout(Duration::from_secs(5))
         .build()

@@ -113,7 +113,7 @@ async fn post(
 pub async fn run(args: SplitArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.messages > 0, "--messages must be at least 1");
     anyhow::ensure!(args.concurrency > 0, "--concurrency must be at least 1");
-    let client = reqwest::Client::builder()
+    let client = bot_http::builder()
         .timeout(Duration::from_millis(args.request_timeout_ms))
         .build()
         .context("building the HTTP client")?;

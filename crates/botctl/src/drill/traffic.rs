@@ -221,7 +221,7 @@ pub async fn drive(
             .watch_ready
             .as_ref()
             .map(|u| format!("{}/readyz", u.trim_end_matches('/')));
-        let probe = reqwest::Client::builder()
+        let probe = bot_http::builder()
             .timeout(Duration::from_millis(1000))
             .build()?;
         let watch_until = end;

@@ -69,7 +69,7 @@ async fn the_stand_in_enforces_the_documented_limits() {
     let s = FakeSearch::default();
     s.create_index(definition("docs", &[("secret", "Edm.String", false)]));
     let base = s.start().await;
-    let http = reqwest::Client::new();
+    let http = bot_http::client();
     let post = |path: &str, body: Value| {
         http.post(format!(
             "{base}/indexes/docs/docs/{path}?api-version=2024-07-01"
