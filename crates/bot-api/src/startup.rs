@@ -366,6 +366,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let drain = state.drain.clone();
     let events = state.telemetry.clone();
     let engine = state.engine.clone();
+    let transcripts = state.transcripts.clone();
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
         let _ = stop_rx.wait_for(|s| *s).await;
@@ -391,6 +392,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     refresher.abort();
     engine.outbox.settle(Duration::from_secs(5)).await;
+    if let Some(t) = transcripts {
+        if !t.flush(Duration::from_secs(5)).await {
+            tracing::warn!("transcript entries still unwritten after 5 s; exiting");
+        }
+    }
     if let Some(export) = events.export() {
         export.shutdown().await;
     }

@@ -255,6 +255,7 @@ async fn turns_are_logged_to_the_configured_transcript_store() {
         StatusCode::OK
     );
     let logger = state.transcripts.clone().expect("transcripts on");
+    assert!(logger.flush(Duration::from_secs(30)).await);
     let replies = first["activities"].as_array().unwrap().len()
         + second["activities"].as_array().unwrap().len();
     let page = logger
@@ -272,6 +273,58 @@ async fn turns_are_logged_to_the_configured_transcript_store() {
         .all(|a| a.timestamp.is_some() && a.id.is_some()));
     assert_eq!(logger.counts().logged as usize, 2 + replies);
     assert_eq!(logger.counts().failed, 0);
+}
+
+/// A transcript store that stalls (connections accepted, nothing answered, as
+/// Azurite did on a loaded machine) does not hold up the answer: the turn is
+/// answered while its transcript writes are still waiting, and once the store
+/// answers again every entry is accounted for, none dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_transcript_store_does_not_hold_up_the_answer() {
+    let azurite = StandIn::azurite().await;
+    let cfg = azurite.blob_config("transcripts");
+    let BlobAuth::Sas(sas) = cfg.auth else {
+        unreachable!()
+    };
+    let env = with(
+        base_env(),
+        &[
+            ("BOT__STORAGE__KIND", "memory"),
+            ("BOT__TRANSCRIPTS__KIND", "blob"),
+            ("BOT__TRANSCRIPTS__BLOB__ACCOUNT_URL", &cfg.account_url),
+            ("BOT__TRANSCRIPTS__BLOB__CONTAINER", "transcripts"),
+            ("BOT__TRANSCRIPTS__BLOB__AUTH", "sas"),
+            ("BOT__TRANSCRIPTS__BLOB__SAS", sas.expose_secret()),
+        ],
+    );
+    let state = build_state(Settings::load_from(&env).unwrap())
+        .await
+        .unwrap();
+    let logger = state.transcripts.clone().unwrap();
+    let (status, first) = post(&state, &message("s1", "hello")).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert!(logger.flush(Duration::from_secs(30)).await);
+    let before = logger.counts();
+    assert_eq!(before.failed, 0, "{before:?}");
+
+    azurite.pause();
+    let (status, body) = post(&state, &message("s2", "hello again")).await;
+    let answered = logger.counts();
+    azurite.resume();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        answered, before,
+        "the answer came before any write of its transcript finished"
+    );
+    assert!(logger.flush(Duration::from_secs(30)).await);
+    let after = logger.counts();
+    let entries = 1 + body["activities"].as_array().unwrap().len() as u64;
+    assert_eq!(after.dropped, 0);
+    assert_eq!(
+        (after.logged + after.failed) - (before.logged + before.failed),
+        entries,
+        "{after:?}"
+    );
 }
 
 /// A transcript store that is down neither fails the turn nor goes
@@ -302,6 +355,7 @@ async fn a_failing_transcript_store_is_counted_not_silent() {
         StatusCode::OK
     );
     let logger = state.transcripts.clone().unwrap();
+    assert!(logger.flush(Duration::from_secs(30)).await);
     let before = logger.counts();
     assert!(before.logged >= 2 && before.failed == 0, "{before:?}");
     azurite.stop().await;
@@ -311,6 +365,7 @@ async fn a_failing_transcript_store_is_counted_not_silent() {
         StatusCode::OK,
         "the saved turn still answers: {body}"
     );
+    assert!(logger.flush(Duration::from_secs(30)).await);
     let after = logger.counts();
     assert_eq!(after.logged, before.logged);
     assert!(after.failed >= 2, "{after:?}");

@@ -151,6 +151,30 @@ impl StandIn {
         }
     }
 
+    /// Stops the stand-in's process without closing its sockets (SIGSTOP), as
+    /// a stalled service behaves: connections open, nothing answered.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused stand-in run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self
+            .child
+            .as_ref()
+            .and_then(Child::id)
+            .expect("the stand-in is running");
+        let status = std::process::Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill {sig} {pid} failed");
+    }
+
     /// Starts it again on the same port (with empty data for Azurite in memory).
     pub async fn restart(&mut self) {
         self.stop().await;

@@ -120,10 +120,10 @@ pub async fn post(
             return Ok(StatusCode::OK.into_response());
         }
     };
-    // The turn is saved: its transcript is written now (a failure there is
-    // logged and counted inside, never lost silently, never fails the turn).
+    // The turn is saved: its transcript is queued for the background writer
+    // (a failure there is logged and counted, never fails or delays the turn).
     if let Some(t) = &app.transcripts {
-        t.log_turn(&activity, received, &replies).await;
+        t.log_turn(&activity, received, &replies);
     }
     if expect_replies {
         drop(guard);

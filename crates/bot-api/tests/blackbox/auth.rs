@@ -34,9 +34,10 @@ fn start(dir: &std::path::Path, env: &[(String, String)]) -> BotProcess {
     BotProcess::start(dir, &env)
 }
 
-/// The incoming activity as the transcript kept it.
+/// The incoming activity as the transcript kept it (the first entry of the
+/// conversation's turn).
 async fn logged(transcripts: &std::path::Path, conversation: &str) -> Value {
-    let t = transcript(transcripts, "msteams", conversation).await;
+    let t = transcript(transcripts, "msteams", conversation, 1).await;
     t.into_iter()
         .find(|a| a["from"]["id"] == "29:user")
         .unwrap_or_else(|| panic!("no incoming activity logged for {conversation}"))

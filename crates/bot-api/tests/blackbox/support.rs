@@ -478,16 +478,30 @@ pub async fn post_with(bot: &BotProcess, token: &str, activity: &Value) -> reqwe
         .unwrap()
 }
 
-/// The transcript of a conversation, from the SQLite transcript store.
-pub async fn transcript(path: &Path, channel: &str, conversation: &str) -> Vec<Value> {
+/// The transcript of a conversation, from the SQLite transcript store, once
+/// it holds `at_least` entries: the bot writes transcripts in the background,
+/// after it has answered. Panics with what it holds after 30 s.
+pub async fn transcript(
+    path: &Path,
+    channel: &str,
+    conversation: &str,
+    at_least: usize,
+) -> Vec<Value> {
     use bot_storage::transcript::{SqliteTranscriptStore, TranscriptStore};
     let store = SqliteTranscriptStore::open(path).unwrap();
-    let page = store
-        .activities(channel, conversation, None, None)
-        .await
-        .unwrap();
-    page.items
-        .iter()
-        .map(|a| serde_json::to_value(a).unwrap())
-        .collect()
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let page = store
+            .activities(channel, conversation, None, None)
+            .await
+            .unwrap();
+        if page.items.len() >= at_least || std::time::Instant::now() > deadline {
+            return page
+                .items
+                .iter()
+                .map(|a| serde_json::to_value(a).unwrap())
+                .collect();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
