@@ -9,7 +9,7 @@
 # SMOKE_SERVICE_URL: the activity's serviceUrl. It must pass the production
 # allow-list (auth.allowed_service_hosts, https); with expectReplies nothing
 # is ever sent to it. Default: Web Chat's.
-# Run in CI against a production-mode bot: crates/bot-api/tests/smoke.rs.
+# Run in CI against a production-mode bot: crates/bot-api/tests/blackbox/smoke.rs.
 set -euo pipefail
 
 base=${1:?usage: smoke.sh BASE_URL EXPECTED_REGION}

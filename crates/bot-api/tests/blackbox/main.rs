@@ -13,5 +13,6 @@ mod handoff;
 mod messages;
 mod outbox;
 mod restart;
+mod smoke;
 mod teams;
 mod telemetry;

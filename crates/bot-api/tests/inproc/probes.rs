@@ -8,9 +8,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use bot_api::{settings::Settings, startup};
+use bot_api::startup;
 use bot_storage::{Change, MemoryStorage, Precondition, Storage, StorageError, StoreItem};
 use tower::ServiceExt;
+
+use crate::harness::settings;
 
 /// Memory storage that counts every call, and can be switched off.
 #[derive(Default)]
@@ -70,18 +72,8 @@ impl Storage for CountingStorage {
     }
 }
 
-fn settings() -> Settings {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    Settings::load_from(&[
-        ("BOT_CONFIG_DIR".into(), format!("{root}/config")),
-        ("BOT__QNA__KB_PATH".into(), format!("{root}/kb/sample.tsv")),
-        ("BOT__STORAGE__KIND".into(), "memory".into()),
-    ])
-    .unwrap()
-}
-
 async fn app_with(storage: Arc<CountingStorage>) -> (axum::Router, bot_api::AppState) {
-    let s = settings();
+    let s = settings::<&str>(&[]);
     let answerer = startup::open_answerer(&s.qna).unwrap();
     let state = startup::build_state_with(s, storage, answerer, None)
         .await
@@ -214,15 +206,8 @@ async fn readiness_fails_when_writes_fail_and_reads_pass() {
 /// rotation at once while it keeps serving turns; `/admin/undrain` brings it back.
 #[tokio::test]
 async fn admin_drain_and_undrain() {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let key = "admin-key-for-drain-tests-0123456789";
-    let s = Settings::load_from(&[
-        ("BOT_CONFIG_DIR".into(), format!("{root}/config")),
-        ("BOT__QNA__KB_PATH".into(), format!("{root}/kb/sample.tsv")),
-        ("BOT__STORAGE__KIND".into(), "memory".into()),
-        ("BOT__AUTH__ADMIN_KEY".into(), key.into()),
-    ])
-    .unwrap();
+    let s = settings(&[("BOT__AUTH__ADMIN_KEY", key)]);
     let answerer = startup::open_answerer(&s.qna).unwrap();
     let storage = Arc::new(CountingStorage::default());
     let state = startup::build_state_with(s, storage, answerer, None)

@@ -15,8 +15,7 @@ use bot_storage::{
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
-mod common;
-use common as suite;
+use crate::common as suite;
 
 fn put(key: &str, document: Value) -> Change {
     Change {

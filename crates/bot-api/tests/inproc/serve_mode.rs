@@ -5,26 +5,23 @@
 //! and npm `botbuilder-ai` 4.23.3's `CustomQuestionAnswering`, which nobody
 //! here wrote (tests/js-qna; `./scripts/test` installs it from its lockfile).
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
 
-use bot_api::{settings::Settings, startup};
 use qna::{Answerer, CqaClient, MetadataFilter, QnaContext, QnaQuery, RemoteSettings};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
+use bot_api::Settings;
+
+use crate::harness::{env, in_memory, root, serve as serve_app, settings};
+
 const KEY: &str = "serve-mode-test-key";
 const PROJECT: &str = "sample";
-
-fn root() -> &'static str {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../..")
-}
 
 /// bot-api on a free port with the sample KB and a serve key.
 async fn serve() -> (String, tokio::task::JoinHandle<()>) {
     serve_with(&[
-        ("BOT__QNA__KB_PATH", format!("{}/kb/sample.tsv", root())),
         ("BOT__QNA__SERVE", "true".into()),
         ("BOT__QNA__SERVE_KEY", KEY.into()),
     ])
@@ -33,24 +30,7 @@ async fn serve() -> (String, tokio::task::JoinHandle<()>) {
 
 /// bot-api on a free port, in-memory state, with these settings on top.
 async fn serve_with(extra: &[(&str, String)]) -> (String, tokio::task::JoinHandle<()>) {
-    let mut env = vec![
-        ("BOT_CONFIG_DIR".to_string(), format!("{}/config", root())),
-        ("BOT__STORAGE__KIND".into(), "memory".into()),
-    ];
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    let settings = Settings::load_from(&env).unwrap();
-    let answerer = startup::open_answerer(&settings.qna).unwrap();
-    let storage = std::sync::Arc::new(bot_storage::MemoryStorage::new());
-    let state = startup::build_state_with(settings, storage, answerer, None)
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    let app = startup::app(state);
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), task)
+    serve_app(in_memory(settings(extra)).await).await
 }
 
 fn client(endpoints: Vec<String>) -> CqaClient {
@@ -305,8 +285,7 @@ async fn admin_reload_swaps_the_kb_and_a_bad_file_keeps_the_old_one() {
 
 #[tokio::test]
 async fn serve_mode_is_off_by_default_and_needs_a_key_in_production() {
-    let (url, _task) =
-        serve_with(&[("BOT__QNA__KB_PATH", format!("{}/kb/sample.tsv", root()))]).await;
+    let (url, _task) = serve_with(&[]).await;
     let r = bot_http::client()
         .post(format!(
             "{url}/language/:query-knowledgebases?projectName={PROJECT}&api-version=2021-10-01"
@@ -320,18 +299,12 @@ async fn serve_mode_is_off_by_default_and_needs_a_key_in_production() {
 
     // Production mode: serve mode without a key does not start.
     let production = |extra: &[(&str, &str)]| {
-        let mut env: Vec<(String, String)> = vec![
-            ("BOT_CONFIG_DIR".into(), format!("{}/config", root())),
-            (
-                "BOT__QNA__KB_PATH".into(),
-                format!("{}/kb/sample.tsv", root()),
-            ),
-            ("BOT__STORAGE__KIND".into(), "memory".into()),
-            ("BOT__BOT__MODE".into(), "production".into()),
-            ("BOT__QNA__SERVE".into(), "true".into()),
+        let mut all = vec![
+            ("BOT__BOT__MODE", "production"),
+            ("BOT__QNA__SERVE", "true"),
         ];
-        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        Settings::load_from(&env)
+        all.extend_from_slice(extra);
+        Settings::load_from(&env(&all))
     };
     let e = production(&[]).expect_err("serve mode without a key started");
     let msg = e.to_string();

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use bot_storage::{Change, MemoryStorage, Precondition, SqliteStorage, Storage};
 use serde_json::json;
 
-mod common;
-use common as suite;
+use crate::common as suite;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memory_conforms() {

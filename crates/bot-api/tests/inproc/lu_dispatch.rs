@@ -3,25 +3,15 @@
 //! back in the response body. The embedded recogniser and the sample KB are
 //! the local defaults; nothing leaves the process.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use bot_api::startup::{app, build_state};
-use bot_api::{AppState, Settings};
+use bot_api::AppState;
 use bot_core::state::{ConversationState, StateDoc};
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
-fn settings(extra: &[(&str, &str)]) -> Settings {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let mut env: Vec<(String, String)> = vec![
-        ("BOT_CONFIG_DIR".into(), format!("{root}/config")),
-        ("BOT__QNA__KB_PATH".into(), format!("{root}/kb/sample.tsv")),
-        ("BOT__STORAGE__KIND".into(), "memory".into()),
-    ];
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Settings::load_from(&env).unwrap()
-}
+use bot_api::Settings;
+
+use crate::harness::{env, post_activity, settings};
 
 async fn say(state: &AppState, channel: &str, text: &str) -> Vec<Value> {
     let activity = json!({
@@ -30,18 +20,8 @@ async fn say(state: &AppState, channel: &str, text: &str) -> Vec<Value> {
         "from": {"id": "user-1"}, "recipient": {"id": "bot"},
         "conversation": {"id": "conv-1"}, "serviceUrl": "http://127.0.0.1:9/"
     });
-    let response = app(state.clone())
-        .oneshot(
-            Request::post("/api/messages")
-                .header("content-type", "application/json")
-                .body(Body::from(activity.to_string()))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    let v: Value = serde_json::from_slice(&body).unwrap();
+    let (status, v) = post_activity(&app(state.clone()), None, &activity).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
     v["activities"].as_array().cloned().unwrap_or_default()
 }
 
@@ -66,7 +46,7 @@ fn message_text(replies: &[Value]) -> String {
 
 #[tokio::test]
 async fn each_intent_routes_where_it_should() {
-    let s = settings(&[]);
+    let s = settings::<&str>(&[]);
     let lu = s.lu.clone();
     let state = build_state(s).await.unwrap();
 
@@ -114,7 +94,7 @@ async fn each_intent_routes_where_it_should() {
 
 #[tokio::test]
 async fn a_huge_utterance_goes_to_the_kb_without_failing_the_turn() {
-    let state = build_state(settings(&[])).await.unwrap();
+    let state = build_state(settings::<&str>(&[])).await.unwrap();
     let huge = "please help ".repeat(200);
     let replies = say(&state, "emulator", &huge).await;
     let trace = replies
@@ -137,14 +117,7 @@ async fn lu_off_sends_everything_to_the_kb_and_bad_settings_name_the_key() {
     let replies = say(&state, "emulator", "talk to a human").await;
     assert!(replies.iter().all(|a| a["name"] != "Recognizer"));
 
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let base = vec![
-        ("BOT_CONFIG_DIR".to_string(), format!("{root}/config")),
-        (
-            "BOT__QNA__KB_PATH".to_string(),
-            format!("{root}/kb/sample.tsv"),
-        ),
-    ];
+    let base = env::<&str>(&[]);
     for (pairs, key) in [
         (vec![("BOT__LU__KIND", "luis")], "lu.kind"),
         (vec![("BOT__LU__THRESHOLD", "1.5")], "lu.threshold"),

@@ -4,49 +4,20 @@
 //! Direct Line client and Web Chat are driven against the real binary by
 //! tests/js-webchat (scripts/test-webchat).
 
-use std::net::SocketAddr;
 use std::path::Path;
 
-use bot_api::{settings::Settings, startup};
 use serde_json::{json, Value};
 
-fn root() -> &'static str {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../..")
-}
+use bot_api::Settings;
 
-fn env(extra: &[(&str, String)]) -> Vec<(String, String)> {
-    let mut env = vec![
-        ("BOT_CONFIG_DIR".to_string(), format!("{}/config", root())),
-        (
-            "BOT__QNA__KB_PATH".into(),
-            format!("{}/kb/sample.tsv", root()),
-        ),
-        ("BOT__STORAGE__KIND".into(), "memory".into()),
-        ("BOT__WEBCHAT__DB_PATH".into(), String::new()),
-    ];
-    for (k, v) in extra {
-        env.retain(|(n, _)| n != k);
-        env.push((k.to_string(), v.clone()));
-    }
-    env
-}
+use crate::harness::{env, in_memory, serve as serve_app, settings};
 
-/// bot-api on a free loopback port (replies travel over it to the Connector
-/// routes, as from a channel).
+/// bot-api on a free loopback port, the page's database off unless `extra`
+/// names one (replies travel over the port to the Connector routes).
 async fn serve(extra: &[(&str, String)]) -> (String, tokio::task::JoinHandle<()>) {
-    let settings = Settings::load_from(&env(extra)).unwrap();
-    let answerer = startup::open_answerer(&settings.qna).unwrap();
-    let storage = std::sync::Arc::new(bot_storage::MemoryStorage::new());
-    let state = startup::build_state_with(settings, storage, answerer, None)
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    let app = startup::app(state);
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), task)
+    let mut all = vec![("BOT__WEBCHAT__DB_PATH", String::new())];
+    all.extend(extra.iter().cloned());
+    serve_app(in_memory(settings(&all)).await).await
 }
 
 async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
@@ -279,12 +250,12 @@ async fn conversations_survive_a_restart() {
 fn settings_refuse_a_missing_local_copy_and_a_zero_bound() {
     let bad = Settings::load_from(&env(&[(
         "BOT__WEBCHAT__SCRIPT_FILE",
-        "/nonexistent/webchat.js".into(),
+        "/nonexistent/webchat.js",
     )]))
     .unwrap_err()
     .to_string();
     assert!(bad.contains("webchat.script_file"), "{bad}");
-    let bad = Settings::load_from(&env(&[("BOT__WEBCHAT__MAX_CONVERSATIONS", "0".into())]))
+    let bad = Settings::load_from(&env(&[("BOT__WEBCHAT__MAX_CONVERSATIONS", "0")]))
         .unwrap_err()
         .to_string();
     assert!(bad.contains("webchat.max_conversations"), "{bad}");
@@ -301,7 +272,7 @@ async fn the_page_loads_web_chat_from_the_cdn_or_the_local_copy() {
         .unwrap()
         .starts_with("text/html"));
     let page = resp.text().await.unwrap();
-    let defaults = Settings::load_from(&env(&[])).unwrap();
+    let defaults = settings::<&str>(&[]);
     assert!(page.contains(&format!("src=\"{}\"", defaults.webchat.script_url)));
     assert!(defaults
         .webchat

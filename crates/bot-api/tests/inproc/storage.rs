@@ -13,22 +13,20 @@ use bot_storage::standins::{StandIn, COSMOS_EMULATOR_KEY, COSMOS_STANDIN_REGION}
 use bot_storage::BlobAuth;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
+use crate::harness::{call, env, post_activity};
+
+/// The local defaults, listening on any port; each test names its store.
 fn base_env() -> Vec<(String, String)> {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    [
-        ("BOT_CONFIG_DIR", format!("{root}/config")),
-        ("BOT__QNA__KB_PATH", format!("{root}/kb/sample.tsv")),
-        ("BOT__SERVER__LISTEN", "127.0.0.1:0".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    env(&[("BOT__SERVER__LISTEN", "127.0.0.1:0")])
 }
 
+/// `env` with `pairs` replacing or adding settings.
 fn with(mut env: Vec<(String, String)>, pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    env.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    for (k, v) in pairs {
+        env.retain(|(n, _)| n != k);
+        env.push((k.to_string(), v.to_string()));
+    }
     env
 }
 
@@ -77,33 +75,16 @@ fn message(id: &str, text: &str) -> Value {
 }
 
 async fn post(state: &AppState, activity: &Value) -> (StatusCode, Value) {
-    let rsp = app(state.clone())
-        .oneshot(
-            Request::post("/api/messages")
-                .header("content-type", "application/json")
-                .body(Body::from(activity.to_string()))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let status = rsp.status();
-    let body = axum::body::to_bytes(rsp.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    post_activity(&app(state.clone()), None, activity).await
 }
 
 async fn ready(state: &AppState) -> (StatusCode, Value) {
     state.readiness.refresh().await;
-    let rsp = app(state.clone())
-        .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = rsp.status();
-    let body = axum::body::to_bytes(rsp.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (status, serde_json::from_slice(&body).unwrap())
+    call(
+        &app(state.clone()),
+        Request::get("/readyz").body(Body::empty()).unwrap(),
+    )
+    .await
 }
 
 fn storage_check(report: &Value) -> &Value {

@@ -3,9 +3,9 @@
 //! local Azure AI Search stand-in of the search-sync tests (no emulator of
 //! the service exists; the stand-in implements the documented REST subset).
 
-#[path = "../../search-sync/tests/it/support/search_fixtures.rs"]
+#[path = "../../../search-sync/tests/it/support/search_fixtures.rs"]
 mod search_fixtures;
-#[path = "../../search-sync/tests/it/support/search_server.rs"]
+#[path = "../../../search-sync/tests/it/support/search_server.rs"]
 mod search_server;
 
 use std::process::Output;

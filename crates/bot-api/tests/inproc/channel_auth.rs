@@ -11,12 +11,14 @@ use std::sync::OnceLock;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use bot_api::{startup, AppState, Settings};
+use bot_api::{startup, AppState};
 use bot_auth::testkit::{hmac_token, now, unsigned_token, Algorithm, IdentityServer, TestKey};
 use bot_core::state::{user_key, ConversationState};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
+
+use crate::harness::{post_activity, settings};
 
 const APP_ID: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
 const ADMIN_KEY: &str = "admin-key-for-tests-0123456789";
@@ -49,31 +51,24 @@ async fn harness(extra: &[(&str, String)]) -> Harness {
 }
 
 async fn harness_with(server: IdentityServer, extra: &[(&str, String)]) -> Harness {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let mut env: Vec<(String, String)> = vec![
-        ("BOT_CONFIG_DIR".into(), format!("{root}/config")),
-        ("BOT__QNA__KB_PATH".into(), format!("{root}/kb/sample.tsv")),
-        ("BOT__STORAGE__KIND".into(), "memory".into()),
-        ("MicrosoftAppId".into(), APP_ID.into()),
-        ("MicrosoftAppPassword".into(), "app-password-secret".into()),
+    let mut all: Vec<(&str, String)> = vec![
+        ("MicrosoftAppId", APP_ID.into()),
+        ("MicrosoftAppPassword", "app-password-secret".into()),
         (
-            "BOT__AUTH__CHANNEL_OPENID_METADATA_URL".into(),
+            "BOT__AUTH__CHANNEL_OPENID_METADATA_URL",
             server.channel_metadata_url(),
         ),
         (
-            "BOT__AUTH__EMULATOR_OPENID_METADATA_URL".into(),
+            "BOT__AUTH__EMULATOR_OPENID_METADATA_URL",
             server.emulator_metadata_url(),
         ),
-        ("BOT__AUTH__TOKEN_ENDPOINT".into(), server.token_endpoint()),
+        ("BOT__AUTH__TOKEN_ENDPOINT", server.token_endpoint()),
         // Rotation is tested with no minimum interval; bot-auth's own tests
         // cover the one-minute limit.
-        ("BOT__AUTH__KEY_REFRESH_MIN_SECS".into(), "0".into()),
+        ("BOT__AUTH__KEY_REFRESH_MIN_SECS", "0".into()),
     ];
-    for (k, v) in extra {
-        env.retain(|(n, _)| n != k);
-        env.push((k.to_string(), v.clone()));
-    }
-    let settings = Settings::load_from(&env).expect("settings");
+    all.extend(extra.iter().cloned());
+    let settings = settings(&all);
     let state = startup::build_state(settings).await.expect("state");
     let app = startup::app(state.clone());
     Harness { server, state, app }
@@ -103,21 +98,7 @@ fn activity(channel: &str, conversation: &str, service_url: &str) -> Value {
 }
 
 async fn post(app: &Router, auth: Option<&str>, body: &Value) -> (StatusCode, Value) {
-    let mut req = Request::post("/api/messages").header("content-type", "application/json");
-    if let Some(a) = auth {
-        req = req.header("authorization", a);
-    }
-    let resp = app
-        .clone()
-        .oneshot(req.body(Body::from(body.to_string())).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    post_activity(app, auth, body).await
 }
 
 /// The conversation and user documents a turn would have written.
@@ -468,14 +449,7 @@ async fn local_mode_without_an_app_id_runs_open_and_production_refuses() {
     let sent = h.server.received();
     assert!(!sent.is_empty() && sent.iter().all(|r| r.authorization.is_none()));
 
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let env: Vec<(String, String)> = vec![
-        ("BOT_CONFIG_DIR".into(), format!("{root}/config")),
-        ("BOT__QNA__KB_PATH".into(), format!("{root}/kb/sample.tsv")),
-        ("BOT__STORAGE__KIND".into(), "memory".into()),
-        ("BOT__BOT__MODE".into(), "production".into()),
-    ];
-    let e = startup::build_state(Settings::load_from(&env).unwrap())
+    let e = startup::build_state(settings(&[("BOT__BOT__MODE", "production")]))
         .await
         .err()
         .unwrap();
