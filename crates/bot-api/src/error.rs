@@ -6,7 +6,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bot_auth::AuthError;
 use bot_core::CoreError;
-use bot_schema::SchemaError;
 use bot_storage::StorageError;
 use qna::QnaError;
 use serde_json::json;
@@ -25,8 +24,6 @@ pub enum ApiError {
     Storage(#[from] StorageError),
     #[error("question answering: {0}")]
     Qna(#[from] QnaError),
-    #[error("sending replies: {0}")]
-    Connector(#[from] SchemaError),
     #[error("the service is shutting down")]
     ShuttingDown,
     #[error("{0}")]
@@ -80,10 +77,6 @@ impl ApiError {
             // The remote service refused a request we built: our fault, not the caller's.
             ApiError::Qna(QnaError::Rejected { .. }) => StatusCode::BAD_GATEWAY,
             ApiError::Qna(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Connector(
-                SchemaError::MissingField(_) | SchemaError::InvalidServiceUrl { .. },
-            ) => StatusCode::BAD_REQUEST,
-            ApiError::Connector(_) => StatusCode::BAD_GATEWAY,
             ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Auth(
                 AuthError::MissingHeader
@@ -126,7 +119,6 @@ impl ApiError {
             ApiError::Core(CoreError::TooManyConflicts { .. }) => "TooManyConflicts",
             ApiError::Storage(_) => "StorageError",
             ApiError::Qna(_) => "QnaError",
-            ApiError::Connector(_) => "ConnectorError",
             ApiError::ShuttingDown => "ShuttingDown",
             ApiError::Core(CoreError::RepliesPending(_) | CoreError::RepliesClaimed { .. }) => {
                 "RepliesPending"
@@ -169,7 +161,7 @@ impl IntoResponse for ApiError {
         }
         let mut resp = (
             status,
-            Json(json!({"error": {"code": self.code(), "message": self.to_string()}})),
+            Json(json!({"error": {"code": self.code(), "message": self.public_message()}})),
         )
             .into_response();
         if let ApiError::Core(CoreError::RepliesClaimed { retry_after }) = &self {
@@ -183,5 +175,42 @@ impl IntoResponse for ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
+    }
+}
+
+impl ApiError {
+    /// What the caller reads. A 4xx says what to fix, so it is the error
+    /// itself; a dependency's 5xx says which dependency and what to do, and
+    /// keeps the cause (endpoints, account and container names, the SDK's
+    /// text) for the log above, where an operator finds it by request.
+    fn public_message(&self) -> String {
+        if !self.status().is_server_error() {
+            return self.to_string();
+        }
+        let fixed = match self {
+            ApiError::Storage(StorageError::Unavailable { .. }) => {
+                "state storage is unavailable; the turn was not run, send it again"
+            }
+            ApiError::Storage(_) | ApiError::Core(CoreError::Storage(_)) => {
+                "state storage failed; the turn was not run"
+            }
+            ApiError::Qna(_) | ApiError::Core(CoreError::Qna(_)) => {
+                "question answering is unavailable; the turn was not run, send it again"
+            }
+            ApiError::Core(CoreError::RepliesPending(_)) => {
+                "the channel did not accept every reply; the rest are kept and sent on redelivery"
+            }
+            ApiError::Auth(AuthError::KeysUnavailable { .. }) => {
+                "the channel's signing keys could not be fetched; send it again"
+            }
+            ApiError::Auth(AuthError::TokenEndpoint { .. }) => {
+                "the bot could not obtain its own token to answer the channel"
+            }
+            ApiError::Auth(_) => "the bot's authentication settings are not usable",
+            ApiError::DirectLineStore(_) => "the local Direct Line store failed",
+            // Their own text names no internal address.
+            _ => return self.to_string(),
+        };
+        fixed.to_string()
     }
 }

@@ -158,6 +158,10 @@ impl HealthCheck for ChannelAuthCheck {
     }
 }
 
+/// A failing check's `lastError` for callers who may not read its cause.
+pub const CAUSE_IN_LOG: &str =
+    "failing; the cause is in this region's log (\"readiness check failing\"), and in this report with X-Admin-Key";
+
 #[derive(Debug, Clone)]
 struct CheckStatus {
     name: &'static str,
@@ -270,8 +274,9 @@ impl Readiness {
         })
     }
 
-    /// The cached report: no I/O.
-    pub fn report(&self) -> ReadinessReport {
+    /// The cached report: no I/O. Without `causes`, a failing check's
+    /// `lastError` says only that the cause is in the region's log.
+    pub fn report(&self, causes: bool) -> ReadinessReport {
         let results = self.results.read().unwrap_or_else(|p| p.into_inner());
         let checks: Vec<CheckReport> = results
             .iter()
@@ -281,7 +286,11 @@ impl Readiness {
                 regional: c.regional,
                 latency_ms: (c.latency.as_secs_f64() * 1e6).round() / 1e3,
                 age_ms: c.checked_at.elapsed().as_millis() as u64,
-                last_error: c.last_error.clone(),
+                last_error: match (&c.last_error, causes) {
+                    (Some(e), true) => Some(e.clone()),
+                    (Some(_), false) => Some(CAUSE_IN_LOG.to_string()),
+                    (None, _) => None,
+                },
             })
             .collect();
         let draining = self.drain.is_draining();

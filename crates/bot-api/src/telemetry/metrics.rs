@@ -124,7 +124,7 @@ pub fn register_gauges(readiness: Arc<Readiness>, drain: Arc<Drain>) {
         .u64_observable_gauge("bot.dependency.health")
         .with_description("Readiness checks: 1 up, 0 down")
         .with_callback(move |o| {
-            for c in readiness.report().checks {
+            for c in readiness.report(false).checks {
                 o.observe(
                     u64::from(c.status == "up"),
                     &[

@@ -339,7 +339,7 @@ async fn unreachable_metadata_means_503_but_malformed_tokens_still_401_and_the_p
 
     // Reported, but not regional: the metadata is global, so failing over to
     // the other region would not help, and readiness stays with the regional checks.
-    let report = h.state.readiness.report();
+    let report = h.state.readiness.report(true);
     assert!(report.ready);
     let check = report
         .checks
@@ -358,7 +358,7 @@ async fn unreachable_metadata_means_503_but_malformed_tokens_still_401_and_the_p
 #[tokio::test]
 async fn readiness_reports_the_keys_when_they_load() {
     let h = harness(&[]).await;
-    let report = h.state.readiness.report();
+    let report = h.state.readiness.report(true);
     let check = report
         .checks
         .iter()

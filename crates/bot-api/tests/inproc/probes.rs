@@ -250,3 +250,63 @@ async fn admin_drain_and_undrain() {
     assert_eq!(admin("/admin/undrain", true).await, StatusCode::OK);
     assert_eq!(probe(&app, Method::GET).await.0, StatusCode::OK);
 }
+
+/// In production the probe's report says which check fails but not its
+/// cause (endpoints, accounts: it is in the region's log); the admin key
+/// shows the cause.
+#[tokio::test]
+async fn a_production_probe_names_the_failing_check_and_hides_its_cause() {
+    let key = "admin-key-for-probe-tests-0123456789";
+    let s = settings(&[
+        ("BOT__BOT__MODE", "production"),
+        ("MicrosoftAppId", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
+        ("MicrosoftAppPassword", "app-password-secret"),
+        ("BOT__AUTH__ADMIN_KEY", key),
+    ]);
+    let answerer = startup::open_answerer(&s.qna).unwrap();
+    let storage = Arc::new(CountingStorage::default());
+    let state = startup::build_state_with(s, storage.clone(), answerer, None)
+        .await
+        .unwrap();
+    let app = startup::app(state.clone());
+    storage.down.store(true, Ordering::SeqCst);
+    state.readiness.refresh().await;
+    let ask = |admin: Option<&'static str>| {
+        let mut req = Request::get("/readyz");
+        if let Some(k) = admin {
+            req = req.header("x-admin-key", k);
+        }
+        let app = app.clone();
+        async move {
+            let resp = app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+            let status = resp.status();
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            let report: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let check = report["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == "storage")
+                .unwrap()
+                .clone();
+            (status, check)
+        }
+    };
+    let (status, check) = ask(None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(check["status"], "down");
+    assert_eq!(check["lastError"], bot_api::readiness::CAUSE_IN_LOG);
+    let (_, check) = ask(Some("not-the-key")).await;
+    assert_eq!(check["lastError"], bot_api::readiness::CAUSE_IN_LOG);
+    let (status, check) = ask(Some(key)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        check["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("switched off"),
+        "{check}"
+    );
+}

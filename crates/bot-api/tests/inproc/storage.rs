@@ -122,6 +122,16 @@ async fn outage_drill(state: AppState, standin: &mut StandIn, after_restart: imp
         body.get("activities").is_none(),
         "no replies for an unsaved turn"
     );
+    // The cause (the endpoint, the SDK's text) is for the log, not the caller.
+    let port = standin.port().to_string();
+    assert!(!body.to_string().contains(&port), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unavailable"),
+        "{body}"
+    );
     let (status, report) = ready(&state).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{report}");
     assert_eq!(storage_check(&report)["status"], "down", "{report}");
