@@ -8,6 +8,7 @@ pub mod cosmos;
 pub mod error;
 pub mod memory;
 pub mod sqlite;
+#[cfg(feature = "standins")]
 pub mod standins;
 pub mod storage;
 pub mod transcript;
