@@ -40,6 +40,9 @@ pub struct LoadConfig {
     pub warmup: Duration,
     pub duration: Duration,
     pub questions: Arc<Vec<String>>,
+    /// Every question made unique (a number appended), so no answer cache
+    /// can serve it: the honest figure for a bot that caches answers.
+    pub unique_questions: bool,
     pub run_id: String,
     /// Soak: answers are also counted here, for a report every interval.
     pub window: Option<Arc<std::sync::Mutex<Window>>>,
@@ -92,6 +95,14 @@ pub fn questions_from_kb(path: &Path) -> anyhow::Result<Arc<Vec<String>>> {
 fn activity(cfg: &LoadConfig, k: u64) -> String {
     let c = k as usize % cfg.conversations;
     let q = &cfg.questions[k as usize % cfg.questions.len()];
+    // `q` is a JSON string: the number goes inside its closing quote.
+    let unique;
+    let q = if cfg.unique_questions {
+        unique = format!("{} {k}\"", &q[..q.len() - 1]);
+        &unique
+    } else {
+        q
+    };
     let delivery = match cfg.mode {
         Mode::ExpectReplies => ",\"deliveryMode\":\"expectReplies\"",
         Mode::Sink | Mode::Healthz => "",
@@ -143,6 +154,7 @@ pub async fn run(cfg: &LoadConfig) -> anyhow::Result<Outcome> {
         warmup: cfg.warmup,
         duration: cfg.duration,
         questions: cfg.questions.clone(),
+        unique_questions: cfg.unique_questions,
         run_id: cfg.run_id.clone(),
         window: cfg.window.clone(),
     });

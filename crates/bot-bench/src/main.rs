@@ -59,6 +59,10 @@ struct Args {
     /// How many times each target is measured (alternating).
     #[arg(long, default_value_t = 1)]
     rounds: usize,
+    /// Make every question unique (a number appended), so that no answer
+    /// cache serves any of them; the figure to give beside a cached run.
+    #[arg(long)]
+    unique_questions: bool,
     /// Our binary.
     #[arg(long, default_value = "target/release/bot-api")]
     bot_api: PathBuf,
@@ -141,6 +145,7 @@ async fn main() -> anyhow::Result<()> {
                     warmup: Duration::from_secs(args.warmup),
                     duration: Duration::from_secs(args.duration),
                     questions: questions.clone(),
+                    unique_questions: args.unique_questions,
                     run_id: format!("{}{round}", target.name().chars().next().unwrap_or('x')),
                     window: None,
                 };

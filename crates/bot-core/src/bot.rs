@@ -185,7 +185,7 @@ impl Bot {
             if let Some(d) = &self.dispatcher {
                 let decision = d.decide(activity, question).await;
                 let own = d.reply(&decision, activity, conversation, question);
-                replies.push(decision.trace);
+                replies.extend(decision.trace);
                 if let Some(mut r) = own {
                     self.stamp(&mut r, turn);
                     replies.push(r);

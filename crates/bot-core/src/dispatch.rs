@@ -41,7 +41,9 @@ pub struct Decision {
     pub route: Route,
     pub intent: String,
     pub confidence: f32,
-    pub trace: Activity,
+    /// For the Emulator only (channels never see traces): not built for
+    /// other channels, where it cost a JSON document per turn for nothing.
+    pub trace: Option<Activity>,
 }
 
 impl Dispatcher {
@@ -92,15 +94,17 @@ impl Dispatcher {
         span.record("intent_confidence", confidence);
         Decision {
             route,
-            trace: trace(
-                activity,
-                text,
-                &intent,
-                result.as_ref().ok(),
-                error,
-                self.settings.threshold,
-                self.recognizer.kind(),
-            ),
+            trace: (activity.channel_id() == "emulator").then(|| {
+                trace(
+                    activity,
+                    text,
+                    &intent,
+                    result.as_ref().ok(),
+                    error,
+                    self.settings.threshold,
+                    self.recognizer.kind(),
+                )
+            }),
             intent,
             confidence,
         }

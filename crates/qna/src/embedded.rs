@@ -28,6 +28,7 @@ use crate::calibration::{self, Calibration, Evidence};
 use crate::classifier::{Classifier, IdMap, Scratch};
 use crate::error::QnaError;
 use crate::kb::KnowledgeBase;
+use crate::rank_cache::{CacheCounts, RankCache, RankKey};
 use crate::snapshot::{self, Lookup};
 use crate::text;
 
@@ -96,6 +97,8 @@ pub struct EmbeddedIndex {
     tuning: Tuning,
     build_time: Duration,
     times: BuildTimes,
+    /// Recent rankings: built with the index, so a reload starts empty.
+    cache: RankCache,
 }
 
 fn index_err(e: tantivy::TantivyError) -> QnaError {
@@ -301,6 +304,7 @@ impl EmbeddedIndex {
             classifier,
             calibration,
             tuning,
+            cache: RankCache::default(),
             build_time: start.elapsed(),
             times: BuildTimes {
                 prepare,
@@ -406,10 +410,45 @@ impl EmbeddedIndex {
         if tokens.is_empty() {
             return Ok(Vec::new());
         }
+        if query.filter.is_some() {
+            return self.rank_tokens(query, &tokens);
+        }
+        let key = RankKey {
+            phrase: text::phrase_key(&tokens),
+            previous_qna_id: query.context.as_ref().and_then(|c| c.previous_qna_id),
+            threshold: query.score_threshold.to_bits(),
+            top: query.top,
+        };
+        Ok(self
+            .cache
+            .get_or(key, || self.rank_tokens(query, &tokens))?
+            .to_vec())
+    }
+
+    /// How often `rank` found a question's ranking already made.
+    pub fn cache_counts(&self) -> CacheCounts {
+        self.cache.counts()
+    }
+
+    /// `rank` without the cache: what a question never asked before costs
+    /// (the `eval` example times this).
+    pub fn rank_uncached(&self, query: &QnaQuery) -> Result<Vec<(usize, f32)>, QnaError> {
+        let tokens = text::tokens(&query.question);
+        if tokens.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.rank_tokens(query, &tokens)
+    }
+
+    fn rank_tokens(
+        &self,
+        query: &QnaQuery,
+        tokens: &[String],
+    ) -> Result<Vec<(usize, f32)>, QnaError> {
         SCRATCH.with(|s| match s.try_borrow_mut() {
-            Ok(mut s) => self.rank_with(query, &tokens, &mut s),
+            Ok(mut s) => self.rank_with(query, tokens, &mut s),
             // Only reached if ranking ever re-entered itself on one thread.
-            Err(_) => self.rank_with(query, &tokens, &mut RankScratch::default()),
+            Err(_) => self.rank_with(query, tokens, &mut RankScratch::default()),
         })
     }
 

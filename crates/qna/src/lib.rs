@@ -14,6 +14,7 @@ pub mod kb;
 pub mod normalized;
 pub mod qnamaker;
 pub mod quality;
+pub mod rank_cache;
 pub mod reload;
 pub mod remote;
 pub mod snapshot;

@@ -86,3 +86,53 @@ async fn replace_swaps_the_kb_in_place() {
         .unwrap();
     assert_eq!(r[0].answer, "We moved to the fifth floor.");
 }
+
+/// A repeated question is answered from the cache with exactly the ranking
+/// it would get afresh; its follow-up context, threshold and top are part of
+/// the key; a filtered question is never cached; a reload starts empty.
+#[tokio::test]
+async fn repeated_questions_are_ranked_once_and_rank_the_same() {
+    let a = kb();
+    let index = a.index();
+    let ask = |text: &str, previous: Option<u64>, threshold: f32| {
+        let mut q = QnaQuery::new(text);
+        q.score_threshold = threshold;
+        q.context = previous.map(|id| QnaContext {
+            previous_qna_id: Some(id),
+            previous_user_query: None,
+        });
+        q
+    };
+    for q in [
+        ask("reset my password", None, 0.0),
+        ask("work account", Some(1), 0.0),
+        ask("work account", None, 0.0),
+        ask("where is the office", None, 0.3),
+    ] {
+        let first = index.rank(&q).unwrap();
+        let again = index.rank(&q).unwrap();
+        assert_eq!(first, again, "{q:?}");
+        assert_eq!(first, index.rank_uncached(&q).unwrap(), "{q:?}");
+    }
+    // Four distinct keys (the context and the threshold tell them apart),
+    // each ranked once and then found.
+    let counts = index.cache_counts();
+    assert_eq!((counts.misses, counts.hits), (4, 4), "{counts:?}");
+    // Case and punctuation normalise away: the same question.
+    index.rank(&ask("Reset my PASSWORD?", None, 0.0)).unwrap();
+    assert_eq!(index.cache_counts().hits, 5);
+
+    let mut filtered = ask("where", None, 0.0);
+    filtered.filter = Some(MetadataFilter {
+        pairs: vec![("topic".into(), "facilities".into())],
+        all: true,
+    });
+    index.rank(&filtered).unwrap();
+    index.rank(&filtered).unwrap();
+    assert_eq!(index.cache_counts().misses, 4, "filtered: not cached");
+
+    a.replace(qna::import::parse_tsv(FULL, "t.tsv").unwrap())
+        .unwrap();
+    let fresh = a.index().cache_counts();
+    assert_eq!((fresh.hits, fresh.misses), (0, 0));
+}
