@@ -21,7 +21,6 @@ use crate::intents::{IntentsFile, REGEX_SIZE_LIMIT};
 use crate::recognizer::{
     check_utterance, Entity, IntentScore, Recognition, Recognizer, NONE_INTENT,
 };
-use crate::text;
 
 pub const KIND: &str = "embedded";
 
@@ -113,7 +112,7 @@ impl EmbeddedRecognizer {
         let mut exact: HashMap<String, Option<usize>> = HashMap::new();
         for (intent, def) in file.intents.iter().enumerate() {
             for e in &def.examples {
-                let tokens = text::tokens(e);
+                let tokens = text::Rules::CORE.tokens(e);
                 if tokens.is_empty() {
                     continue;
                 }
@@ -292,7 +291,7 @@ impl EmbeddedRecognizer {
         let text = check_utterance(text)?;
         // Entity values (ticket numbers, codes) are not intent words.
         let masked = self.mask_entities(text);
-        let tokens = text::tokens(&masked);
+        let tokens = text::Rules::CORE.tokens(&masked);
         let mut scored: Vec<(usize, f32)> = Vec::new();
         if let Some(Some(i)) = self.exact.get(&tokens.join(" ")) {
             scored.push((*i, 1.0));

@@ -10,7 +10,6 @@ pub mod fallback;
 pub mod import;
 pub mod intents;
 pub mod recognizer;
-mod text;
 
 pub use clu::{CluConfig, CluEndpoint, CluRecognizer};
 pub use embedded::EmbeddedRecognizer;

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::text::{features, Features};
+use crate::features::{features, Features};
 
 /// The character block's say next to the words'. 1.5 and the learning
 /// rate were chosen on out-of-fold phrasings of the chit-chat KB's training
@@ -184,7 +184,7 @@ impl Classifier {
         scratch: &mut Scratch,
         probs: &mut Vec<f32>,
     ) -> usize {
-        crate::text::features_into(tokens, &mut scratch.features);
+        crate::features::features_into(tokens, &mut scratch.features);
         vector(
             &self.vocab,
             &self.idf,
@@ -212,7 +212,7 @@ impl Classifier {
     pub(crate) fn known_words(&self, tokens: &[String]) -> usize {
         tokens
             .iter()
-            .filter(|t| self.vocab.contains_key(&crate::text::word_key(t)))
+            .filter(|t| self.vocab.contains_key(&crate::features::word_key(t)))
             .count()
     }
 
@@ -343,7 +343,7 @@ fn softmax(v: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::text::tokens;
+    use text::tokens;
 
     fn predict(m: &Classifier, q: &str) -> (Vec<f32>, usize) {
         let mut p = Vec::new();

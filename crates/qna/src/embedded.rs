@@ -27,10 +27,10 @@ use crate::answerer::{Phrasings, QnaAnswer, QnaQuery};
 use crate::calibration::{self, Calibration, Evidence};
 use crate::classifier::{Classifier, IdMap, Scratch};
 use crate::error::QnaError;
+use crate::features;
 use crate::kb::KnowledgeBase;
 use crate::rank_cache::{CacheCounts, RankCache, RankKey};
 use crate::snapshot::{self, Lookup};
-use crate::text;
 
 pub const BACKEND: &str = "embedded";
 
@@ -89,7 +89,7 @@ pub struct EmbeddedIndex {
     doc_qna: Vec<Vec<u32>>,
     classifier: Classifier,
     calibration: Calibration,
-    /// Key of a normalised phrasing (`text::phrase_key`) -> the one answer
+    /// Key of a normalised phrasing (`features::phrase_key`) -> the one answer
     /// it belongs to.
     exact: IdMap<u32>,
     /// Each answer's phrasings, shared by every answer handed out.
@@ -207,7 +207,7 @@ impl EmbeddedIndex {
             for phrasing in &q.questions {
                 let tokens = text::tokens(phrasing);
                 exact
-                    .entry(text::phrase_key(&tokens))
+                    .entry(features::phrase_key(&tokens))
                     .and_modify(|e| {
                         if *e != Some(i as u32) {
                             *e = None
@@ -515,7 +515,7 @@ impl EmbeddedIndex {
                 }
             }
         }
-        if let Some(&i) = self.exact.get(&text::phrase_key(tokens)) {
+        if let Some(&i) = self.exact.get(&features::phrase_key(tokens)) {
             if allowed(i as usize) {
                 lift(&mut scored, i as usize);
             }

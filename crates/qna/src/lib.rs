@@ -9,6 +9,7 @@ pub mod cqa_json;
 pub mod embedded;
 pub mod error;
 pub mod fallback;
+mod features;
 pub mod import;
 pub mod kb;
 pub mod normalized;
@@ -19,7 +20,6 @@ pub mod reload;
 pub mod remote;
 pub mod snapshot;
 pub mod split;
-mod text;
 
 pub use answerer::{
     Answerer, KbSummary, MetadataFilter, Phrasings, Prompt, QnaAnswer, QnaContext, QnaQuery,

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use crate::answerer::QnaQuery;
 use crate::embedded::EmbeddedIndex;
 use crate::error::QnaError;
+use crate::features;
 use crate::kb::KnowledgeBase;
-use crate::text;
 
 /// One question and the answer it should get (a position in `kb.qnas`), or
 /// `None` when the right outcome is the fallback.
@@ -153,7 +153,7 @@ pub fn held_out_cases(held: &[(String, usize)]) -> Vec<Case> {
 
 /// An answer text by its words only.
 fn answer_key(s: &str) -> String {
-    crate::normalized::normalize(s)
+    text::plain(s)
 }
 
 /// Parses a fresh phrasings file for `kb` (the whole dataset, held-out
@@ -177,7 +177,7 @@ pub fn fresh_cases(kb: &KnowledgeBase, text: &str, path: &str) -> Result<Vec<Cas
     let mut known: HashMap<u64, &str> = HashMap::new();
     for q in &kb.qnas {
         for p in &q.questions {
-            known.insert(text::phrase_key(&text::tokens(p)), p);
+            known.insert(features::phrase_key(&text::tokens(p)), p);
         }
     }
     let mut cases = Vec::new();
@@ -196,7 +196,7 @@ pub fn fresh_cases(kb: &KnowledgeBase, text: &str, path: &str) -> Result<Vec<Cas
         if tokens.is_empty() {
             return Err(err(line_no, "a question without words".into()));
         }
-        if let Some(p) = known.get(&text::phrase_key(&tokens)) {
+        if let Some(p) = known.get(&features::phrase_key(&tokens)) {
             repeats.push((line_no, format!("line {line_no}: {question:?} is {p:?}")));
         }
         let expected = match expected.trim() {

@@ -29,7 +29,9 @@ const MAGIC: &[u8; 8] = b"QNAKBSNP";
 /// Bump when the layout, the features or the training change in a way the
 /// key does not see (tokenisation, hashing, quantisation).
 /// 2: the confidence calibration follows the bias.
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: tokens from the shared `text` crate (more expansions: "cant", "i'd",
+///    "gotta", "pls", "plz").
+pub const FORMAT_VERSION: u32 = 3;
 const HEADER: usize = 8 + 4 + 8 + 8 + 8;
 
 /// Where the snapshot of the KB file `kb_path` lives in `cache_dir`.
@@ -287,7 +289,7 @@ pub(crate) fn store(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::text::tokens;
+    use text::tokens;
 
     const FITTED: Calibration = Calibration::Fitted {
         weights: [0.5, 1.0, 0.7, 1.2, -1.0],
