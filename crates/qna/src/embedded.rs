@@ -414,7 +414,7 @@ impl EmbeddedIndex {
             return self.rank_tokens(query, &tokens);
         }
         let key = RankKey {
-            phrase: text::phrase_key(&tokens),
+            phrase: features::phrase_key(&tokens),
             previous_qna_id: query.context.as_ref().and_then(|c| c.previous_qna_id),
             threshold: query.score_threshold.to_bits(),
             top: query.top,

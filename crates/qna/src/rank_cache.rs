@@ -18,7 +18,7 @@ const SHARDS: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RankKey {
-    /// `text::phrase_key` of the question's tokens.
+    /// `features::phrase_key` of the question's tokens.
     pub phrase: u64,
     pub previous_qna_id: Option<u64>,
     /// The threshold's bits: equal thresholds, equal keys.
