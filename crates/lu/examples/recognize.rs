@@ -35,14 +35,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     utterances.extend(file.intents.iter().flat_map(|i| i.examples.iter().cloned()));
     // One warm-up pass, then the measured one.
     for u in utterances.iter().take(200) {
-        r.recognize_now(u)?;
+        r.recognize_uncached(u)?;
     }
     let mut times = Vec::with_capacity(utterances.len());
     let mut digest: u64 = 0;
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
     for u in &utterances {
+        // Uncached: what a new utterance costs.
         let start = Instant::now();
-        let rec = r.recognize_now(u)?;
+        let rec = r.recognize_uncached(u)?;
         times.push(start.elapsed());
         *counts.entry(rec.top_intent.name.clone()).or_default() += 1;
         for b in rec

@@ -18,6 +18,7 @@ use tantivy::{doc, Index, ReloadPolicy, Searcher, Term};
 
 use crate::error::LuError;
 use crate::intents::{IntentsFile, REGEX_SIZE_LIMIT};
+use crate::recent::Recent;
 use crate::recognizer::{
     check_utterance, Entity, IntentScore, Recognition, Recognizer, NONE_INTENT,
 };
@@ -72,6 +73,8 @@ pub struct EmbeddedRecognizer {
     /// Normalised example -> its intent, when only one intent has it.
     exact: HashMap<String, Option<usize>>,
     tuning: Tuning,
+    /// Recent recognitions: built with the model, never stale.
+    recent: Recent,
 }
 
 fn index_err(e: tantivy::TantivyError) -> LuError {
@@ -220,6 +223,7 @@ impl EmbeddedRecognizer {
             unknown_idf,
             exact,
             tuning,
+            recent: Recent::default(),
         })
     }
 
@@ -376,8 +380,19 @@ impl EmbeddedRecognizer {
         out
     }
 
-    /// Synchronous recognition, for tests and tools.
+    /// Synchronous recognition, for tests and tools; a repeated utterance
+    /// comes from the recent ones.
     pub fn recognize_now(&self, text: &str) -> Result<Recognition, LuError> {
+        self.recent.get_or(text, || self.recognize_uncached(text))
+    }
+
+    /// (hits, misses) of the recent recognitions.
+    pub fn recent_counts(&self) -> (u64, u64) {
+        self.recent.counts()
+    }
+
+    /// Recognition without the recent ones: what a new utterance costs.
+    pub fn recognize_uncached(&self, text: &str) -> Result<Recognition, LuError> {
         let intents = self.score(text)?;
         let text = check_utterance(text)?;
         let top_intent = match intents.first() {
@@ -489,5 +504,20 @@ mod tests {
         ));
         // Punctuation only: valid input, nothing to match.
         assert_eq!(r.recognize_now("?!").unwrap().top_intent.name, NONE_INTENT);
+    }
+
+    #[test]
+    fn a_repeated_utterance_is_recognised_once_and_the_same() {
+        let r = EmbeddedRecognizer::new(&file(), 0.5).unwrap();
+        for text in ["Cancel!", "cancel INC1234 now", "what can you do for me"] {
+            let first = r.recognize_now(text).unwrap();
+            assert_eq!(r.recognize_now(text).unwrap(), first);
+            assert_eq!(r.recognize_uncached(text).unwrap(), first);
+        }
+        assert_eq!(r.recent_counts(), (3, 3));
+        // Errors are not kept: asked again, it is recognised again.
+        assert!(r.recognize_now("").is_err());
+        assert!(r.recognize_now("").is_err());
+        assert_eq!(r.recent_counts(), (3, 5));
     }
 }
