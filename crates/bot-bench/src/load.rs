@@ -92,6 +92,32 @@ pub fn questions_from_kb(path: &Path) -> anyhow::Result<Arc<Vec<String>>> {
     ))
 }
 
+/// The questions the bot's intent recogniser sends to the knowledge base:
+/// the load measures a bot that answers. The others are the bot's own
+/// commands, and one of them ("can I talk to someone") hands the
+/// conversation to a person, after which the bot only keeps messages for
+/// the operator; cycling hundreds of questions through each conversation,
+/// every conversation would end up there. Returns the kept and the dropped.
+pub fn kb_bound(
+    questions: &[String],
+    intents: &Path,
+    threshold: f32,
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let file = lu::intents::IntentsFile::load(intents)
+        .with_context(|| format!("reading {}", intents.display()))?;
+    let recognizer = lu::embedded::EmbeddedRecognizer::new(&file, threshold)?;
+    let mut kept = Vec::new();
+    let mut dropped = Vec::new();
+    for q in questions {
+        let text: String = serde_json::from_str(q)?;
+        match recognizer.recognize_uncached(&text) {
+            Ok(r) if r.intent_at(threshold) != lu::NONE_INTENT => dropped.push(text),
+            _ => kept.push(q.clone()),
+        }
+    }
+    Ok((kept, dropped))
+}
+
 fn activity(cfg: &LoadConfig, k: u64) -> String {
     let c = k as usize % cfg.conversations;
     let q = &cfg.questions[k as usize % cfg.questions.len()];

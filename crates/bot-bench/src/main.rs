@@ -59,6 +59,14 @@ struct Args {
     /// How many times each target is measured (alternating).
     #[arg(long, default_value_t = 1)]
     rounds: usize,
+    /// The bot's intents file: questions it routes to an intent (not to
+    /// the KB) are left out.
+    #[arg(long, default_value = "lu/intents.json")]
+    intents: PathBuf,
+    /// `lu.threshold` of the bot under test (config/default.toml's); 0
+    /// keeps every question.
+    #[arg(long, default_value_t = 0.5)]
+    lu_threshold: f32,
     /// Make every question unique (a number appended), so that no answer
     /// cache serves any of them; the figure to give beside a cached run.
     #[arg(long)]
@@ -95,6 +103,18 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let questions = load::questions_from_kb(&args.kb)?;
+    let questions = if args.lu_threshold > 0.0 {
+        let (kept, dropped) = load::kb_bound(&questions, &args.intents, args.lu_threshold)?;
+        eprintln!(
+            "asking {} questions; {} go to the bot's own intents, not the KB, and are left out (e.g. {:?})",
+            kept.len(),
+            dropped.len(),
+            dropped.iter().take(3).collect::<Vec<_>>()
+        );
+        std::sync::Arc::new(kept)
+    } else {
+        questions
+    };
     let targets: Vec<Target> = match args.target {
         Which::Ours => vec![Target::Ours],
         Which::BotbuilderJs => vec![Target::BotbuilderJs],
