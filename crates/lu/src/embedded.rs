@@ -18,7 +18,6 @@ use tantivy::{doc, Index, ReloadPolicy, Searcher, Term};
 
 use crate::error::LuError;
 use crate::intents::{IntentsFile, REGEX_SIZE_LIMIT};
-use crate::recent::Recent;
 use crate::recognizer::{
     check_utterance, Entity, IntentScore, Recognition, Recognizer, NONE_INTENT,
 };
@@ -73,9 +72,15 @@ pub struct EmbeddedRecognizer {
     /// Normalised example -> its intent, when only one intent has it.
     exact: HashMap<String, Option<usize>>,
     tuning: Tuning,
-    /// Recent recognitions: built with the model, never stale.
-    recent: Recent,
+    /// Recent recognitions by exact text (entities carry offsets into it):
+    /// built with the model, so never stale.
+    recent: recent::Recent<String, Recognition>,
 }
+
+/// Recognitions kept at most.
+const RECENT_ENTRIES: usize = 8_192;
+/// Longer utterances are rare repeats and would make the memo costly.
+const RECENT_MAX_TEXT: usize = 256;
 
 fn index_err(e: tantivy::TantivyError) -> LuError {
     LuError::Index(e.to_string())
@@ -223,7 +228,7 @@ impl EmbeddedRecognizer {
             unknown_idf,
             exact,
             tuning,
-            recent: Recent::default(),
+            recent: recent::Recent::new(RECENT_ENTRIES),
         })
     }
 
@@ -383,12 +388,17 @@ impl EmbeddedRecognizer {
     /// Synchronous recognition, for tests and tools; a repeated utterance
     /// comes from the recent ones.
     pub fn recognize_now(&self, text: &str) -> Result<Recognition, LuError> {
-        self.recent.get_or(text, || self.recognize_uncached(text))
+        if text.len() > RECENT_MAX_TEXT {
+            return self.recognize_uncached(text);
+        }
+        let r = self.recent.get_or(text, || self.recognize_uncached(text))?;
+        Ok(Recognition::clone(&r))
     }
 
     /// (hits, misses) of the recent recognitions.
     pub fn recent_counts(&self) -> (u64, u64) {
-        self.recent.counts()
+        let c = self.recent.counts();
+        (c.hits, c.misses)
     }
 
     /// Recognition without the recent ones: what a new utterance costs.

@@ -9,7 +9,6 @@ pub mod error;
 pub mod fallback;
 pub mod import;
 pub mod intents;
-mod recent;
 pub mod recognizer;
 
 pub use clu::{CluConfig, CluEndpoint, CluRecognizer};

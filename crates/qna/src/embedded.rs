@@ -29,7 +29,7 @@ use crate::classifier::{Classifier, IdMap, Scratch};
 use crate::error::QnaError;
 use crate::features;
 use crate::kb::KnowledgeBase;
-use crate::rank_cache::{CacheCounts, RankCache, RankKey};
+use crate::rank_cache::{self, CacheCounts, RankCache, RankKey};
 use crate::snapshot::{self, Lookup};
 
 pub const BACKEND: &str = "embedded";
@@ -304,7 +304,7 @@ impl EmbeddedIndex {
             classifier,
             calibration,
             tuning,
-            cache: RankCache::default(),
+            cache: RankCache::new(rank_cache::ENTRIES),
             build_time: start.elapsed(),
             times: BuildTimes {
                 prepare,
@@ -421,7 +421,7 @@ impl EmbeddedIndex {
         };
         Ok(self
             .cache
-            .get_or(key, || self.rank_tokens(query, &tokens))?
+            .get_or(&key, || self.rank_tokens(query, &tokens))?
             .to_vec())
     }
 
