@@ -9,28 +9,10 @@ use std::time::Duration;
 
 use bot_storage::{BlobAuth, BlobConfig, BlobStorage};
 use secrecy::SecretString;
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 
-/// A listener that reports the first byte of each connection and closes it.
-async fn listener() -> (String, mpsc::UnboundedReceiver<u8>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((mut tcp, _)) = listener.accept().await {
-            let mut first = [0u8; 1];
-            if tcp.read_exact(&mut first).await.is_ok() {
-                let _ = tx.send(first[0]);
-            }
-        }
-    });
-    (format!("https://{addr}"), rx)
-}
-
-/// A TLS record of type handshake (a ClientHello) starts with 0x16.
-const TLS_HANDSHAKE: u8 = 0x16;
+#[path = "support/first_byte.rs"]
+mod first_byte;
+use first_byte::{listener, TLS_HANDSHAKE};
 
 #[tokio::test]
 async fn the_blob_client_starts_a_tls_handshake() {

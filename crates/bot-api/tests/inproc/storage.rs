@@ -266,13 +266,9 @@ async fn turns_are_logged_to_the_configured_transcript_store() {
     assert_eq!(logger.counts().failed, 0);
 }
 
-/// A transcript store that stalls (connections accepted, nothing answered, as
-/// Azurite did on a loaded machine) does not hold up the answer: the turn is
-/// answered while its transcript writes are still waiting, and once the store
-/// answers again every entry is accounted for, none dropped.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stalled_transcript_store_does_not_hold_up_the_answer() {
-    let azurite = StandIn::azurite().await;
+/// The app on memory state, with transcripts in this Azurite's `transcripts`
+/// container.
+async fn with_blob_transcripts(azurite: &StandIn) -> AppState {
     let cfg = azurite.blob_config("transcripts");
     let BlobAuth::Sas(sas) = cfg.auth else {
         unreachable!()
@@ -288,9 +284,19 @@ async fn a_stalled_transcript_store_does_not_hold_up_the_answer() {
             ("BOT__TRANSCRIPTS__BLOB__SAS", sas.expose_secret()),
         ],
     );
-    let state = build_state(Settings::load_from(&env).unwrap())
+    build_state(Settings::load_from(&env).unwrap())
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// A transcript store that stalls (connections accepted, nothing answered, as
+/// Azurite did on a loaded machine) does not hold up the answer: the turn is
+/// answered while its transcript writes are still waiting, and once the store
+/// answers again every entry is accounted for, none dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_transcript_store_does_not_hold_up_the_answer() {
+    let azurite = StandIn::azurite().await;
+    let state = with_blob_transcripts(&azurite).await;
     let logger = state.transcripts.clone().unwrap();
     let (status, first) = post(&state, &message("s1", "hello")).await;
     assert_eq!(status, StatusCode::OK, "{first}");
@@ -323,24 +329,7 @@ async fn a_stalled_transcript_store_does_not_hold_up_the_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_transcript_store_is_counted_not_silent() {
     let mut azurite = StandIn::azurite().await;
-    let cfg = azurite.blob_config("transcripts");
-    let BlobAuth::Sas(sas) = cfg.auth else {
-        unreachable!()
-    };
-    let env = with(
-        base_env(),
-        &[
-            ("BOT__STORAGE__KIND", "memory"),
-            ("BOT__TRANSCRIPTS__KIND", "blob"),
-            ("BOT__TRANSCRIPTS__BLOB__ACCOUNT_URL", &cfg.account_url),
-            ("BOT__TRANSCRIPTS__BLOB__CONTAINER", "transcripts"),
-            ("BOT__TRANSCRIPTS__BLOB__AUTH", "sas"),
-            ("BOT__TRANSCRIPTS__BLOB__SAS", sas.expose_secret()),
-        ],
-    );
-    let state = build_state(Settings::load_from(&env).unwrap())
-        .await
-        .unwrap();
+    let state = with_blob_transcripts(&azurite).await;
     assert_eq!(
         post(&state, &message("b1", "hello")).await.0,
         StatusCode::OK
