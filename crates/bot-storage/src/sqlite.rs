@@ -19,6 +19,8 @@ use tokio::sync::oneshot;
 use crate::error::StorageError;
 use crate::storage::{new_etag, Change, Precondition, Storage, StoreItem};
 
+mod schema;
+
 const BACKEND: &str = "sqlite";
 /// How many waiting requests one transaction takes at most.
 const MAX_BATCH: usize = 512;
@@ -95,14 +97,10 @@ impl SqliteStorage {
         // crash can lose the last commits, which is the usual trade for state.
         conn.execute_batch(
             "PRAGMA journal_mode=WAL;
-             PRAGMA synchronous=NORMAL;
-             CREATE TABLE IF NOT EXISTS state (
-                 key TEXT PRIMARY KEY NOT NULL,
-                 etag TEXT NOT NULL,
-                 document TEXT NOT NULL
-             ) WITHOUT ROWID;",
+             PRAGMA synchronous=NORMAL;",
         )
         .map_err(backend_err)?;
+        schema::ensure(&conn).map_err(backend_err)?;
         // Checkpoints run on their own thread and connection: run by the
         // writer after a commit (SQLite's default), each one's copy and fsync
         // held up every turn waiting to commit behind it, which was the p99

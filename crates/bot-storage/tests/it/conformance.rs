@@ -147,6 +147,62 @@ async fn sqlite_state_survives_reopen() {
     assert_eq!(got["k"].etag, etag);
 }
 
+/// A database written by the first layout (a `WITHOUT ROWID` table, whose
+/// documents spilled into overflow pages) opens with its documents and
+/// eTags intact, and takes writes with the eTags it had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_first_layout_is_moved_with_its_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        let old = rusqlite::Connection::open(&path).unwrap();
+        old.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             CREATE TABLE state (
+                 key TEXT PRIMARY KEY NOT NULL,
+                 etag TEXT NOT NULL,
+                 document TEXT NOT NULL
+             ) WITHOUT ROWID;
+             INSERT INTO state VALUES ('a', 'e-a', '{\"n\":1}'), ('b', 'e-b', '{\"n\":2}');",
+        )
+        .unwrap();
+    }
+    let s = SqliteStorage::open(&path).unwrap();
+    let got = s.read(&["a".to_string(), "b".to_string()]).await.unwrap();
+    assert_eq!(got["a"].document, json!({"n": 1}));
+    assert_eq!(got["b"].etag, "e-b");
+    let etags = s
+        .write(vec![Change {
+            key: "a".into(),
+            document: json!({"n": 3}),
+            precondition: Precondition::IfMatch("e-a".into()),
+        }])
+        .await
+        .unwrap();
+    assert_ne!(etags[0], "e-a");
+    drop(s);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let layout: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'state'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        !layout.contains("WITHOUT ROWID"),
+        "still the first layout: {layout}"
+    );
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM state", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 2);
+    // Opening again leaves the moved table as it is.
+    let s = SqliteStorage::open(&path).unwrap();
+    let got = s.read(&["a".to_string()]).await.unwrap();
+    assert_eq!(got["a"].document, json!({"n": 3}));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_transcripts_conform() {
     let dir = tempfile::tempdir().unwrap();
