@@ -205,8 +205,12 @@ pub async fn mark(
     })
 }
 
+/// The caller holds the conversation lock and writes what it read.
 async fn read(engine: &Arc<Engine>, conv_key: &str) -> Result<ConversationState, CoreError> {
-    let mut items = engine.storage.read(&[conv_key.to_string()]).await?;
+    let mut items = engine
+        .storage
+        .read_to_update(&[conv_key.to_string()])
+        .await?;
     Ok(ConversationState(StateDoc::from_item(
         conv_key.to_string(),
         items.remove(conv_key),

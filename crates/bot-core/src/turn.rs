@@ -53,9 +53,8 @@ pub async fn run(
     let conversation_id = activity.conversation_id().unwrap_or_default();
     let conv_key = ConversationState::key(channel, conversation_id);
     let user_key = activity.from_id().map(|id| user_key(channel, id));
-    let keys: Vec<String> = std::iter::once(conv_key.clone())
-        .chain(user_key.clone())
-        .collect();
+    let conv_keys = [conv_key.clone()];
+    let user_keys: Vec<String> = user_key.iter().cloned().collect();
     let expect_replies = activity.delivery_mode() == DeliveryMode::ExpectReplies;
     let activity_id = activity.id.as_deref().filter(|s| !s.is_empty());
     let attempts = engine.max_turn_attempts;
@@ -63,11 +62,21 @@ pub async fn run(
     let mut typing_sent = false;
 
     for attempt in 0..attempts {
-        let mut items = engine
-            .storage
-            .read(&keys)
-            .instrument(tracing::info_span!("state.read", attempt))
-            .await?;
+        // The conversation document is this turn's alone while it holds the
+        // lock, so a cache hands it over rather than copying it; the user
+        // document may be another conversation's turn's at the same time.
+        let (conv_items, user_items) = async {
+            tokio::join!(engine.storage.read_to_update(&conv_keys), async {
+                match user_keys.is_empty() {
+                    true => Ok(Default::default()),
+                    false => engine.storage.read(&user_keys).await,
+                }
+            })
+        }
+        .instrument(tracing::info_span!("state.read", attempt))
+        .await;
+        let mut items = conv_items?;
+        items.extend(user_items?);
         let mut conversation = ConversationState(StateDoc::from_item(
             conv_key.clone(),
             items.remove(&conv_key),

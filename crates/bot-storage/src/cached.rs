@@ -120,27 +120,55 @@ impl Storage for CachedStorage {
         Ok(out)
     }
 
+    async fn read_to_update(
+        &self,
+        keys: &[String],
+    ) -> Result<HashMap<String, StoreItem>, StorageError> {
+        let mut out = HashMap::with_capacity(keys.len());
+        let mut rest = Vec::new();
+        {
+            let mut entries = self.entries();
+            for k in keys {
+                match entries.get(k) {
+                    Some(Entry::Present(_)) => {
+                        if let Some(Entry::Present(item)) = entries.remove(k) {
+                            // The caller's write puts it back. Shared only
+                            // while a plain read is copying it out.
+                            let item = Arc::try_unwrap(item).unwrap_or_else(|a| (*a).clone());
+                            out.insert(k.clone(), item);
+                        }
+                    }
+                    _ => rest.push(k.clone()),
+                }
+            }
+        }
+        self.hits.fetch_add(out.len() as u64, Ordering::Relaxed);
+        if !rest.is_empty() {
+            out.extend(self.read(&rest).await?);
+        }
+        Ok(out)
+    }
+
     async fn write(&self, changes: Vec<Change>) -> Result<Vec<String>, StorageError> {
-        let saved: Vec<(String, serde_json::Value)> = changes
-            .iter()
-            .map(|c| (c.key.clone(), c.document.clone()))
-            .collect();
-        match self.inner.write(changes).await {
+        // The backend serialises from a reference; the documents then move
+        // into the cache, not copied (a copy of the conversation document
+        // was a turn's largest allocation).
+        match self.inner.write_ref(&changes).await {
             Ok(etags) => {
                 let mut entries = self.entries();
-                for ((key, document), etag) in saved.into_iter().zip(&etags) {
+                for (change, etag) in changes.into_iter().zip(&etags) {
                     let item = StoreItem {
-                        document,
+                        document: change.document,
                         etag: etag.clone(),
                     };
-                    entries.insert(key, Entry::Present(Arc::new(item)));
+                    entries.insert(change.key, Entry::Present(Arc::new(item)));
                 }
                 Ok(etags)
             }
             Err(e) => {
                 // A conflict means our copy is stale; any other failure
                 // leaves the outcome unknown. Either way, read afresh.
-                self.forget(saved.iter().map(|(k, _)| k));
+                self.forget(changes.iter().map(|c| &c.key));
                 Err(e)
             }
         }
@@ -176,6 +204,56 @@ mod tests {
             document: doc,
             precondition: p,
         }
+    }
+
+    /// A read to update hands the document over; the write gives it back.
+    /// Without the write the next read goes to the backend, so nothing is
+    /// served that the backend does not hold.
+    #[tokio::test]
+    async fn a_read_to_update_is_given_back_by_the_write() {
+        let backend: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        let cached = CachedStorage::new(backend.clone(), 16);
+        let k = vec!["k".to_string()];
+        let e1 = cached
+            .write(vec![change(
+                "k",
+                json!({"n": 1}),
+                Precondition::IfNotExists,
+            )])
+            .await
+            .unwrap();
+        let mut taken = cached.read_to_update(&k).await.unwrap();
+        let item = taken.remove("k").unwrap();
+        assert_eq!(
+            (item.document.clone(), &item.etag),
+            (json!({"n": 1}), &e1[0])
+        );
+        assert_eq!(cached.counts(), CacheCounts { hits: 1, misses: 0 });
+        let e2 = cached
+            .write(vec![change(
+                "k",
+                json!({"n": 2}),
+                Precondition::IfMatch(item.etag),
+            )])
+            .await
+            .unwrap();
+        let again = cached
+            .read_to_update(&k)
+            .await
+            .unwrap()
+            .remove("k")
+            .unwrap();
+        assert_eq!((again.document, &again.etag), (json!({"n": 2}), &e2[0]));
+        assert_eq!(cached.counts(), CacheCounts { hits: 2, misses: 0 });
+        // Not written back: the next read is the backend's.
+        let read = cached.read(&k).await.unwrap().remove("k").unwrap();
+        assert_eq!((read.document, &read.etag), (json!({"n": 2}), &e2[0]));
+        assert_eq!(cached.counts(), CacheCounts { hits: 2, misses: 1 });
+        // An absent key stays known as absent.
+        let none = vec!["none".to_string()];
+        assert!(cached.read_to_update(&none).await.unwrap().is_empty());
+        assert!(cached.read_to_update(&none).await.unwrap().is_empty());
+        assert_eq!(cached.counts(), CacheCounts { hits: 3, misses: 2 });
     }
 
     #[tokio::test]

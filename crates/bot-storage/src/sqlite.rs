@@ -25,11 +25,16 @@ const BACKEND: &str = "sqlite";
 /// How many waiting requests one transaction takes at most.
 const MAX_BATCH: usize = 512;
 
+/// A change as the writer takes it: the document already serialised, on the
+/// caller's thread, so that the one writer thread only runs SQL.
+struct Row {
+    key: String,
+    document: String,
+    precondition: Precondition,
+}
+
 enum Job {
-    Write(
-        Vec<Change>,
-        oneshot::Sender<Result<Vec<String>, StorageError>>,
-    ),
+    Write(Vec<Row>, oneshot::Sender<Result<Vec<String>, StorageError>>),
     Delete(Vec<String>, oneshot::Sender<Result<(), StorageError>>),
 }
 
@@ -340,11 +345,11 @@ fn run_batch(conn: &mut Connection, jobs: Vec<Job>) {
     }
 }
 
-fn apply_writes(conn: &Connection, changes: &[Change]) -> Result<Vec<String>, StorageError> {
-    let mut etags = Vec::with_capacity(changes.len());
-    for c in changes {
+fn apply_writes(conn: &Connection, rows: &[Row]) -> Result<Vec<String>, StorageError> {
+    let mut etags = Vec::with_capacity(rows.len());
+    for c in rows {
         let etag = new_etag();
-        let doc = serde_json::to_string(&c.document).map_err(backend_err)?;
+        let doc = &c.document;
         let n = match &c.precondition {
             Precondition::None => conn
                 .prepare_cached(
@@ -408,11 +413,25 @@ impl Storage for SqliteStorage {
     }
 
     async fn write(&self, changes: Vec<Change>) -> Result<Vec<String>, StorageError> {
+        self.write_ref(&changes).await
+    }
+
+    async fn write_ref(&self, changes: &[Change]) -> Result<Vec<String>, StorageError> {
         if changes.is_empty() {
             return Ok(Vec::new());
         }
+        let rows = changes
+            .iter()
+            .map(|c| {
+                Ok(Row {
+                    key: c.key.clone(),
+                    document: serde_json::to_string(&c.document).map_err(backend_err)?,
+                    precondition: c.precondition.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
         let (tx, rx) = oneshot::channel();
-        self.send(Job::Write(changes, tx))?;
+        self.send(Job::Write(rows, tx))?;
         rx.await.map_err(|_| writer_gone())?
     }
 

@@ -72,7 +72,24 @@ pub struct Change {
 #[async_trait]
 pub trait Storage: Send + Sync {
     async fn read(&self, keys: &[String]) -> Result<HashMap<String, StoreItem>, StorageError>;
+    /// `read` for a caller that writes these documents back and is the only
+    /// one in this process to use them meanwhile (it holds the conversation
+    /// lock): a cache in front hands over its copies instead of copying
+    /// them, and has them back with the write. The default reads.
+    async fn read_to_update(
+        &self,
+        keys: &[String],
+    ) -> Result<HashMap<String, StoreItem>, StorageError> {
+        self.read(keys).await
+    }
     async fn write(&self, changes: Vec<Change>) -> Result<Vec<String>, StorageError>;
+    /// `write` that leaves the changes with the caller, so that a cache in
+    /// front can keep the documents it wrote instead of copying them first.
+    /// Backends that serialise from a reference override it; the default
+    /// copies.
+    async fn write_ref(&self, changes: &[Change]) -> Result<Vec<String>, StorageError> {
+        self.write(changes.to_vec()).await
+    }
     async fn delete(&self, keys: &[String]) -> Result<(), StorageError>;
     /// A cheap round trip to the backend, for readiness checks.
     async fn ping(&self) -> Result<(), StorageError>;

@@ -330,7 +330,7 @@ impl BlobStorage {
         }
     }
 
-    async fn write_one(&self, change: Change) -> Result<String, StorageError> {
+    async fn write_one(&self, change: &Change) -> Result<String, StorageError> {
         let name = Self::name(&change.key)?;
         let body = serde_json::to_vec(&change.document).map_err(backend_err)?;
         let mut options = BlockBlobClientUploadOptions {
@@ -381,6 +381,10 @@ impl Storage for BlobStorage {
         // Blob has no multi-blob transaction: changes are applied in order
         // and the first failure stops the rest, so a caller never sees a
         // later write reported done after an earlier one failed.
+        self.write_ref(&changes).await
+    }
+
+    async fn write_ref(&self, changes: &[Change]) -> Result<Vec<String>, StorageError> {
         let mut etags = Vec::with_capacity(changes.len());
         for c in changes {
             etags.push(self.write_one(c).await?);

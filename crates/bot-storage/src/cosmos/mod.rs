@@ -27,7 +27,7 @@ use azure_data_cosmos::{
 use azure_identity::{ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId};
 use futures::future::join_all;
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::error::StorageError;
 use crate::storage::{Change, Precondition, Storage, StoreItem};
@@ -108,6 +108,15 @@ fn map_err(e: CosmosError, key: &str) -> StorageError {
         };
     }
     backend_err(e)
+}
+
+/// An item as written: borrowed from the change, not copied into a `Value`.
+#[derive(serde::Serialize)]
+struct ItemBody<'a> {
+    id: &'a str,
+    #[serde(rename = "realId")]
+    real_id: &'a str,
+    document: &'a Value,
 }
 
 impl CosmosStorage {
@@ -233,9 +242,13 @@ impl CosmosStorage {
         Ok(Some(StoreItem { document, etag }))
     }
 
-    async fn write_one(&self, change: Change) -> Result<String, StorageError> {
+    async fn write_one(&self, change: &Change) -> Result<String, StorageError> {
         let id = escape_key(&change.key);
-        let item = json!({"id": id, "realId": change.key, "document": change.document});
+        let item = ItemBody {
+            id: &id,
+            real_id: &change.key,
+            document: &change.document,
+        };
         let result = match &change.precondition {
             Precondition::None => {
                 self.container
@@ -258,7 +271,9 @@ impl CosmosStorage {
                     // If-Match on an item that is gone: somebody deleted it
                     // since it was read, which is a conflict like any other.
                     Err(e) if e.status().is_not_found() => {
-                        return Err(StorageError::Conflict { key: change.key })
+                        return Err(StorageError::Conflict {
+                            key: change.key.clone(),
+                        })
                     }
                     other => other,
                 }
@@ -288,6 +303,10 @@ impl Storage for CosmosStorage {
     async fn write(&self, changes: Vec<Change>) -> Result<Vec<String>, StorageError> {
         // No cross-partition transaction: applied in order, the first failure
         // stops the rest, so nothing after a failure is reported written.
+        self.write_ref(&changes).await
+    }
+
+    async fn write_ref(&self, changes: &[Change]) -> Result<Vec<String>, StorageError> {
         let mut etags = Vec::with_capacity(changes.len());
         for c in changes {
             etags.push(self.write_one(c).await?);
