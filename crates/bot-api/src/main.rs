@@ -45,6 +45,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    heap::no_transparent_huge_pages();
     #[cfg(feature = "mimalloc")]
     heap::purge_freed_memory_at_once();
     match tokio::runtime::Builder::new_multi_thread()
