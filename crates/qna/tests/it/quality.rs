@@ -23,12 +23,14 @@ fn held_out_phrasings_at_the_default_threshold() {
     let index = EmbeddedIndex::build(train).unwrap();
     let r = quality::measure(&index, &quality::held_out_cases(&held), THRESHOLD).unwrap();
     assert_eq!(r.total(), held.len());
-    // Measured 87.2% right, 3.1% wrong, 9.7% below (before the calibration:
-    // 86.8% right, 4.3% wrong). The goal, 90% right and at most 3%
-    // wrong, is not reached: top-1 is 91.1%, and the phrasings it gets wrong
-    // need words the KB never uses (see the eval's QNA_EVAL_MISSES). The
-    // bounds sit just outside the measurement: a regression fails them.
-    assert!(r.right_share() >= 0.865, "{r}");
+    // Measured 88.1% right, 3.3% wrong, 8.6% below (before label smoothing
+    // and grams across words: 87.2% right, 3.1% wrong; before the
+    // calibration: 86.8% right, 4.3% wrong). The goal, 90% right and
+    // at most 3% wrong, is not reached: top-1 is 91.6%, and the phrasings it
+    // gets wrong need words the KB never uses (see the eval's
+    // QNA_EVAL_MISSES). The bounds sit just outside the measurement: a
+    // regression fails them.
+    assert!(r.right_share() >= 0.875, "{r}");
     assert!(r.wrong_share() <= 0.035, "{r}");
 }
 
@@ -47,8 +49,9 @@ fn fresh_phrasings_at_the_default_threshold() {
     assert!(off.len() >= 20, "and some the KB cannot answer");
     let index = EmbeddedIndex::build(kb).unwrap();
     let r = quality::measure(&index, &on, THRESHOLD).unwrap();
-    // Measured 74.0% right, 2.6% wrong (4 of 154); bounds a little outside.
-    assert!(r.right_share() >= 0.72, "{r}");
+    // Measured 79.9% right, 2.6% wrong (4 of 154; 74.0% right before label
+    // smoothing and grams across words); bounds a little outside.
+    assert!(r.right_share() >= 0.78, "{r}");
     assert!(r.wrong_share() <= 0.04, "{r}");
     let off = quality::measure(&index, &off, THRESHOLD).unwrap();
     // Measured 9 of 30 answered with confidence: words the KB has ("what",
