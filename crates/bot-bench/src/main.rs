@@ -72,7 +72,7 @@ struct Args {
     #[arg(long)]
     unique_questions: bool,
     /// Our binary.
-    #[arg(long, default_value = "target/release/bot-api")]
+    #[arg(long, default_value = "target/dist/bot-api")]
     bot_api: PathBuf,
     /// Knowledge base our bot loads; its questions are what the load asks.
     #[arg(long, default_value = "kb/qna_chitchat_professional.tsv")]
