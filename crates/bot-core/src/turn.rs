@@ -53,8 +53,6 @@ pub async fn run(
     let conversation_id = activity.conversation_id().unwrap_or_default();
     let conv_key = ConversationState::key(channel, conversation_id);
     let user_key = activity.from_id().map(|id| user_key(channel, id));
-    let conv_keys = [conv_key.clone()];
-    let user_keys: Vec<String> = user_key.iter().cloned().collect();
     let expect_replies = activity.delivery_mode() == DeliveryMode::ExpectReplies;
     let activity_id = activity.id.as_deref().filter(|s| !s.is_empty());
     let attempts = engine.max_turn_attempts;
@@ -65,13 +63,19 @@ pub async fn run(
         // The conversation document is this turn's alone while it holds the
         // lock, so a cache hands it over rather than copying it; the user
         // document may be another conversation's turn's at the same time.
+        let user_read = async {
+            match &user_key {
+                Some(k) => engine.storage.read(std::slice::from_ref(k)).await,
+                None => Ok(Default::default()),
+            }
+        };
         let (conv_items, user_items) = async {
-            tokio::join!(engine.storage.read_to_update(&conv_keys), async {
-                match user_keys.is_empty() {
-                    true => Ok(Default::default()),
-                    false => engine.storage.read(&user_keys).await,
-                }
-            })
+            tokio::join!(
+                engine
+                    .storage
+                    .read_to_update(std::slice::from_ref(&conv_key)),
+                user_read
+            )
         }
         .instrument(tracing::info_span!("state.read", attempt))
         .await;

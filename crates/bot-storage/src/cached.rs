@@ -129,16 +129,19 @@ impl Storage for CachedStorage {
         {
             let mut entries = self.entries();
             for k in keys {
-                match entries.get(k) {
-                    Some(Entry::Present(_)) => {
-                        if let Some(Entry::Present(item)) = entries.remove(k) {
-                            // The caller's write puts it back. Shared only
-                            // while a plain read is copying it out.
-                            let item = Arc::try_unwrap(item).unwrap_or_else(|a| (*a).clone());
-                            out.insert(k.clone(), item);
-                        }
+                match entries.remove(k) {
+                    Some(Entry::Present(item)) => {
+                        // The caller's write puts it back. Shared only while
+                        // a plain read is copying it out.
+                        let item = Arc::try_unwrap(item).unwrap_or_else(|a| (*a).clone());
+                        out.insert(k.clone(), item);
                     }
-                    _ => rest.push(k.clone()),
+                    absent => {
+                        if let Some(absent) = absent {
+                            entries.insert(k.clone(), absent);
+                        }
+                        rest.push(k.clone());
+                    }
                 }
             }
         }

@@ -357,29 +357,30 @@ fn run_batch(conn: &mut Connection, jobs: Vec<Job>) {
 
 fn apply_writes(conn: &Connection, rows: &[Row]) -> Result<Vec<String>, StorageError> {
     let mut etags = Vec::with_capacity(rows.len());
-    for c in rows {
+    for row in rows {
         let etag = new_etag();
-        let doc = &c.document;
-        let n = match &c.precondition {
+        let n = match &row.precondition {
             Precondition::None => conn
                 .prepare_cached(
                     "INSERT INTO state(key, etag, document) VALUES (?1, ?2, ?3)
                      ON CONFLICT(key) DO UPDATE SET etag = excluded.etag, document = excluded.document",
                 )
-                .and_then(|mut s| s.execute(params![c.key, etag, doc])),
+                .and_then(|mut s| s.execute(params![row.key, etag, row.document])),
             Precondition::IfMatch(want) => conn
                 .prepare_cached("UPDATE state SET etag = ?2, document = ?3 WHERE key = ?1 AND etag = ?4")
-                .and_then(|mut s| s.execute(params![c.key, etag, doc, want])),
+                .and_then(|mut s| s.execute(params![row.key, etag, row.document, want])),
             Precondition::IfNotExists => conn
                 .prepare_cached(
                     "INSERT INTO state(key, etag, document) VALUES (?1, ?2, ?3)
                      ON CONFLICT(key) DO NOTHING",
                 )
-                .and_then(|mut s| s.execute(params![c.key, etag, doc])),
+                .and_then(|mut s| s.execute(params![row.key, etag, row.document])),
         }
         .map_err(backend_err)?;
         if n == 0 {
-            return Err(StorageError::Conflict { key: c.key.clone() });
+            return Err(StorageError::Conflict {
+                key: row.key.clone(),
+            });
         }
         etags.push(etag);
     }

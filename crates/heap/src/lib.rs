@@ -27,18 +27,14 @@ pub fn release_free_memory() {
 /// is most of the distance to the 40 MB goal. Call it first thing in `main`,
 /// before the heap has grown.
 pub fn no_transparent_huge_pages() {
+    /// `PR_SET_THP_DISABLE` in linux/prctl.h.
     #[cfg(target_os = "linux")]
-    {
-        extern "C" {
-            fn prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> i32;
-        }
-        /// `PR_SET_THP_DISABLE` in linux/prctl.h.
-        const PR_SET_THP_DISABLE: i32 = 41;
-        // SAFETY: sets one flag of this process and takes no pointers; it
-        // fails harmlessly (EINVAL) on kernels without the option.
-        unsafe {
-            prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
-        }
+    const PR_SET_THP_DISABLE: i32 = 41;
+    // SAFETY: sets one flag of this process and takes no pointers; it
+    // fails harmlessly (EINVAL) on kernels without the option.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
 }
 
@@ -47,16 +43,18 @@ pub fn no_transparent_huge_pages() {
 pub fn transparent_huge_pages_disabled() -> Option<bool> {
     #[cfg(target_os = "linux")]
     {
-        extern "C" {
-            fn prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> i32;
-        }
         const PR_GET_THP_DISABLE: i32 = 42;
         // SAFETY: reads one flag of this process; takes no pointers.
         let r = unsafe { prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) };
-        return (r >= 0).then_some(r == 1);
+        (r >= 0).then_some(r == 1)
     }
-    #[allow(unreachable_code)]
+    #[cfg(not(target_os = "linux"))]
     None
+}
+
+#[cfg(target_os = "linux")]
+extern "C" {
+    fn prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> i32;
 }
 
 /// `mi_option_purge_delay` in the vendored mimalloc.h (the bindings do not

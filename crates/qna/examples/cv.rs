@@ -7,30 +7,10 @@
 //!
 //! cargo run --release -p qna --example cv
 
-use qna::quality::{self, Case};
-use qna::{EmbeddedIndex, KnowledgeBase};
+use qna::quality;
+use qna::EmbeddedIndex;
 
 const FOLDS: usize = 5;
-
-fn fold(kb: &KnowledgeBase, k: usize) -> (KnowledgeBase, Vec<Case>) {
-    let mut train = kb.clone();
-    let mut aside = Vec::new();
-    for (i, q) in train.qnas.iter_mut().enumerate() {
-        let mut keep = Vec::with_capacity(q.questions.len());
-        for (n, p) in q.questions.drain(..).enumerate() {
-            if n % FOLDS == k {
-                aside.push(Case {
-                    question: p,
-                    expected: Some(i),
-                });
-            } else {
-                keep.push(p);
-            }
-        }
-        q.questions = keep;
-    }
-    (train, aside)
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = concat!(
@@ -42,7 +22,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (train, _) = qna::split::holdout(&kb);
     let mut sums = [0.0f64; 4];
     for k in 0..FOLDS {
-        let (indexed, cases) = fold(&train, k);
+        let (indexed, aside) = qna::split::fold(&train, k, FOLDS);
+        let cases = quality::held_out_cases(&aside);
         let index = EmbeddedIndex::build(indexed)?;
         let at_half = quality::measure(&index, &cases, 0.5)?;
         let top1 = quality::measure(&index, &cases, 0.0)?.right_share();
