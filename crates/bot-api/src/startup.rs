@@ -32,6 +32,33 @@ use crate::settings::{QnaKind, RemoteQna, Settings, StorageKind, TranscriptKind}
 use crate::telemetry;
 use crate::transcripts::TranscriptLogger;
 
+/// How long opening a remote store is retried while it is unavailable
+/// (timeouts, refused connections, 5xx): a store that blinks while an
+/// instance starts should not make the instance exit and restart.
+/// Misconfiguration (auth, a missing container) still fails at once.
+const OPEN_RETRY_FOR: Duration = Duration::from_secs(30);
+
+async fn retry_unavailable<T, F, Fut>(what: &str, mut open: F) -> Result<T, StorageError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StorageError>>,
+{
+    let until = tokio::time::Instant::now() + OPEN_RETRY_FOR;
+    let mut pause = Duration::from_millis(250);
+    loop {
+        match open().await {
+            Err(e @ StorageError::Unavailable { .. })
+                if tokio::time::Instant::now() + pause < until =>
+            {
+                tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "{what} is unavailable; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(4));
+            }
+            other => return other,
+        }
+    }
+}
+
 pub async fn open_storage(kind: &StorageKind) -> anyhow::Result<Arc<dyn Storage>> {
     Ok(match kind {
         StorageKind::Memory => Arc::new(MemoryStorage::new()),
@@ -39,30 +66,36 @@ pub async fn open_storage(kind: &StorageKind) -> anyhow::Result<Arc<dyn Storage>
             SqliteStorage::open(path)
                 .with_context(|| format!("opening SQLite state at {}", path.display()))?,
         ),
-        StorageKind::Cosmos(c) => Arc::new(match CosmosStorage::open(c).await {
-            Ok(s) => s,
-            // The service never creates them in production: say which
-            // setting names them.
-            Err(e @ StorageError::NotProvisioned { .. }) => anyhow::bail!(
-                "{e}: infra creates the database and container (the service's identity \
-                 may not); check storage.cosmos.database and storage.cosmos.container \
-                 (BOT__STORAGE__COSMOS__DATABASE, BOT__STORAGE__COSMOS__CONTAINER)"
-            ),
-            Err(e) => {
-                return Err(e).with_context(|| {
+        StorageKind::Cosmos(c) => Arc::new(
+            match retry_unavailable("Cosmos DB state", || CosmosStorage::open(c)).await {
+                Ok(s) => s,
+                // The service never creates them in production: say which
+                // setting names them.
+                Err(e @ StorageError::NotProvisioned { .. }) => anyhow::bail!(
+                    "{e}: infra creates the database and container (the service's identity \
+                     may not); check storage.cosmos.database and storage.cosmos.container \
+                     (BOT__STORAGE__COSMOS__DATABASE, BOT__STORAGE__COSMOS__CONTAINER)"
+                ),
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!(
+                            "opening Cosmos DB state at {} (database {}, container {})",
+                            c.endpoint, c.database, c.container
+                        )
+                    })
+                }
+            },
+        ),
+        StorageKind::Blob(b) => Arc::new(
+            retry_unavailable("Blob state", || BlobStorage::open(b))
+                .await
+                .with_context(|| {
                     format!(
-                        "opening Cosmos DB state at {} (database {}, container {})",
-                        c.endpoint, c.database, c.container
+                        "opening Blob state at {} (container {})",
+                        b.account_url, b.container
                     )
-                })
-            }
-        }),
-        StorageKind::Blob(b) => Arc::new(BlobStorage::open(b).await.with_context(|| {
-            format!(
-                "opening Blob state at {} (container {})",
-                b.account_url, b.container
-            )
-        })?),
+                })?,
+        ),
     })
 }
 
@@ -77,12 +110,14 @@ pub async fn open_transcripts(
                 .with_context(|| format!("opening SQLite transcripts at {}", path.display()))?,
         )),
         TranscriptKind::Blob(b) => Some(Arc::new(
-            BlobTranscriptStore::open(b).await.with_context(|| {
-                format!(
-                    "opening Blob transcripts at {} (container {})",
-                    b.account_url, b.container
-                )
-            })?,
+            retry_unavailable("Blob transcripts", || BlobTranscriptStore::open(b))
+                .await
+                .with_context(|| {
+                    format!(
+                        "opening Blob transcripts at {} (container {})",
+                        b.account_url, b.container
+                    )
+                })?,
         )),
     })
 }

@@ -240,6 +240,22 @@ pub async fn take(
             sent: outbox.sent,
             failed: outbox.failed,
         };
+        let others = outbox
+            .claim
+            .as_ref()
+            .filter(|c| c.owner != engine.outbox.instance);
+        if let Some(c) = others.filter(|_| progress.sent + progress.failed < progress.total) {
+            // The channel may have accepted the next reply just before that
+            // instance stopped, without its record: sent again rather than lost.
+            tracing::warn!(
+                conversation = conv_key,
+                activity_id,
+                previous = %c.owner,
+                sent = progress.sent,
+                total = progress.total,
+                "taking over replies another instance claimed; one it sent just before it stopped may reach the channel twice"
+            );
+        }
         let claim = engine.outbox.claim();
         conversation.update_outbox(activity_id, progress, Some(&claim));
         match engine

@@ -219,6 +219,32 @@ async fn blob_outage_fails_turns_with_503_and_recovers_without_restart() {
     .await;
 }
 
+/// A store that is down for a moment while an instance starts is waited for
+/// (a bounded time) instead of the instance exiting to be restarted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_waits_for_a_store_that_blinks() {
+    let mut azurite = StandIn::azurite().await;
+    let env = blob_env(&azurite);
+    azurite.stop().await;
+    let settings = Settings::load_from(&env).unwrap();
+    let opening = tokio::spawn(async move {
+        bot_api::startup::open_storage(&settings.storage)
+            .await
+            .map(|_| ())
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !opening.is_finished(),
+        "the start gave up on a store that was down: {:?}",
+        opening.await
+    );
+    azurite.restart().await;
+    opening
+        .await
+        .unwrap()
+        .expect("the store opened once it was back");
+}
+
 /// With `[transcripts]` on, every incoming activity of a turn and every
 /// reply is in the transcript, readable through the store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -88,6 +88,14 @@ pub struct DrillArgs {
     pub max_lost: u64,
     #[arg(long, default_value_t = 0)]
     pub max_duplicates: u64,
+    /// With `--delivery channel` and a fault that kills an instance: replies
+    /// the channel accepted just before the kill, whose progress record the
+    /// instance never wrote, and which the region taking over sent again
+    /// (at least once, never lost). Counted apart from other duplicates,
+    /// which stay bounded by --max-duplicates; a conversation may have such
+    /// a repeat for one turn only.
+    #[arg(long, default_value_t = 0)]
+    pub max_crash_repeats: u64,
     #[arg(long)]
     pub max_failed: Option<u64>,
     /// A time bound on the recovery (first success after the fault). With

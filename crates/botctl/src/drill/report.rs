@@ -52,6 +52,9 @@ pub struct Report {
     pub channel_activities: Option<u64>,
     pub channel_lost_replies: Option<u64>,
     pub channel_duplicate_replies: Option<u64>,
+    /// Replies accepted again because the kill fell between the channel's
+    /// acceptance and the progress record (see --max-crash-repeats).
+    pub channel_crash_repeats: Option<u64>,
     /// Every POST the channel saw, refused ones included.
     pub channel_posts: Option<u64>,
     pub errors: BTreeMap<String, u64>,
@@ -222,6 +225,18 @@ pub fn build(args: &DrillArgs, log: &Log) -> Report {
                 c.duplicated, args.max_duplicates
             ));
         }
+        if c.crash_repeats > args.max_crash_repeats {
+            violations.push(format!(
+                "{} replies repeated after the crash > {}",
+                c.crash_repeats, args.max_crash_repeats
+            ));
+        }
+        if c.crash_repeats_beyond_one_turn > 0 {
+            violations.push(format!(
+                "{} conversations had replies of more than one turn repeated after the crash",
+                c.crash_repeats_beyond_one_turn
+            ));
+        }
     }
     if let (Some(region), Some(_)) = (&args.failover_region, fault_at) {
         // A drill where the other region served nothing proves no failover.
@@ -258,6 +273,7 @@ pub fn build(args: &DrillArgs, log: &Log) -> Report {
         channel_activities: log.channel.map(|c| c.activities),
         channel_lost_replies: log.channel.map(|c| c.lost),
         channel_duplicate_replies: log.channel.map(|c| c.duplicated),
+        channel_crash_repeats: log.channel.map(|c| c.crash_repeats),
         channel_posts: log.channel.map(|c| c.posts),
         errors,
         timeline,

@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,6 +17,8 @@ use serde_json::{json, Value};
 pub struct Accepted {
     /// The turn number the bot stamped on the reply.
     pub turn: Option<u64>,
+    /// When the channel accepted it.
+    pub at: Instant,
 }
 
 #[derive(Default)]
@@ -55,11 +58,10 @@ async fn accept(
     if refuse_first && inner.refused.insert((reply_to.clone(), turn)) {
         return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({})));
     }
-    inner
-        .accepted
-        .entry(reply_to)
-        .or_default()
-        .push(Accepted { turn });
+    inner.accepted.entry(reply_to).or_default().push(Accepted {
+        turn,
+        at: Instant::now(),
+    });
     (StatusCode::OK, Json(json!({"id": "accepted"})))
 }
 

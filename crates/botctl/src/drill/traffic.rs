@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::sink::Sink;
+use super::sink::{Accepted, Sink};
 use super::DrillArgs;
 
 /// How long after the traffic window an unacknowledged message is still retried.
@@ -63,8 +63,19 @@ pub struct ChannelCount {
     pub activities: u64,
     /// Activities with no accepted reply.
     pub lost: u64,
-    /// Replies accepted more than once (each extra acceptance counts).
+    /// Replies accepted more than once (each extra acceptance counts),
+    /// except those the crash window explains (below).
     pub duplicated: u64,
+    /// Replies accepted again after the fault because the killed instance
+    /// died between the channel's acceptance and its progress record: the
+    /// first acceptance at most [`CRASH_WINDOW`] before the fault command
+    /// began and before it ended, every repeat after it ended. No protocol
+    /// closes that window (the channel has no idempotent send), so the
+    /// instance that takes over sends the reply again rather than lose it.
+    pub crash_repeats: u64,
+    /// Conversations with more than one activity among `crash_repeats`:
+    /// a crash interrupts at most one turn of a conversation.
+    pub crash_repeats_beyond_one_turn: u64,
     /// Every POST the channel saw, refused ones included.
     pub posts: u64,
 }
@@ -299,9 +310,19 @@ pub async fn drive(
         conversations.push(t.await?);
     }
     let (ran_at, status, fault_took, ready_down_after, restored, ready_up_after) = fault.await?;
+    let fault_ran = args.fault_cmd.is_some();
     let attempts = std::mem::take(&mut *ctx.attempts.lock().unwrap_or_else(|p| p.into_inner()));
     let channel = match &sink {
-        Some(sink) => Some(count_replies(sink, &conversations).await),
+        Some(sink) => {
+            // The fault command's span, when it ran: a kill lands inside it.
+            let fault_span = fault_ran.then(|| {
+                (
+                    ctx.start + Duration::from_secs_f64(ran_at),
+                    ctx.start + Duration::from_secs_f64(ran_at + fault_took),
+                )
+            });
+            Some(count_replies(sink, &conversations, fault_span).await)
+        }
         None => None,
     };
     Ok(Log {
@@ -323,7 +344,16 @@ pub async fn drive(
 /// retry, a late answer) before they are counted.
 const SETTLE: Duration = Duration::from_secs(3);
 
-async fn count_replies(sink: &Sink, conversations: &[ConversationLog]) -> ChannelCount {
+/// How long before the fault a reply's acceptance may be and still have its
+/// progress record unwritten when the instance died (the record is written
+/// within milliseconds; this is generous for a loaded machine).
+const CRASH_WINDOW: Duration = Duration::from_secs(2);
+
+async fn count_replies(
+    sink: &Sink,
+    conversations: &[ConversationLog],
+    fault_span: Option<(Instant, Instant)>,
+) -> ChannelCount {
     tokio::time::sleep(SETTLE).await;
     let mut count = ChannelCount {
         posts: sink.posts(),
@@ -337,16 +367,32 @@ async fn count_replies(sink: &Sink, conversations: &[ConversationLog]) -> Channe
             .map(|(id, _)| id.clone())
             .chain(c.unacked.iter().cloned())
             .chain(finals);
+        let mut crashed_turns = 0;
         for id in ids {
             count.activities += 1;
-            let n = sink.accepted(&id).len() as u64;
-            if n == 0 {
+            let accepted = sink.accepted(&id);
+            let extra = (accepted.len() as u64).saturating_sub(1);
+            if accepted.is_empty() {
                 count.lost += 1;
+            } else if extra > 0 && fault_span.is_some_and(|span| crash_repeat(&accepted, span)) {
+                count.crash_repeats += extra;
+                crashed_turns += 1;
+            } else {
+                count.duplicated += extra;
             }
-            count.duplicated += n.saturating_sub(1);
+        }
+        if crashed_turns > 1 {
+            count.crash_repeats_beyond_one_turn += 1;
         }
     }
     count
+}
+
+/// Whether a reply's repeats are the crash window's: first accepted just
+/// before the fault took hold, every repeat after.
+fn crash_repeat(accepted: &[Accepted], (began, ended): (Instant, Instant)) -> bool {
+    let first = accepted[0].at;
+    first + CRASH_WINDOW >= began && first <= ended && accepted[1..].iter().all(|a| a.at > ended)
 }
 
 async fn run_shell(cmd: &str) -> String {
@@ -379,5 +425,33 @@ async fn until_ready(
             return None;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(base: Instant, ms: i64) -> Accepted {
+        let at = if ms >= 0 {
+            base + Duration::from_millis(ms as u64)
+        } else {
+            base - Duration::from_millis((-ms) as u64)
+        };
+        Accepted { turn: Some(1), at }
+    }
+
+    #[test]
+    fn only_a_repeat_across_the_kill_is_the_crash_window() {
+        let began = Instant::now() + Duration::from_secs(10);
+        let span = (began, began + Duration::from_millis(20));
+        // Accepted just before the kill, again after it: the crash window.
+        assert!(crash_repeat(&[at(began, -5), at(began, 3_000)], span));
+        // Accepted twice before the kill: a plain duplicate.
+        assert!(!crash_repeat(&[at(began, -50), at(began, -10)], span));
+        // First accepted long before the kill: its record had time to land.
+        assert!(!crash_repeat(&[at(began, -5_000), at(began, 3_000)], span));
+        // First accepted after the kill ended: not the dead instance's.
+        assert!(!crash_repeat(&[at(began, 500), at(began, 3_000)], span));
     }
 }
