@@ -1,6 +1,6 @@
 //! Which layer each key came from, and which keys no section reads.
 
-use config::{Config, Value};
+use config::{Config, Value, ValueKind};
 use serde::de::DeserializeOwned;
 
 use super::problems::{Problems, SettingsError};
@@ -11,8 +11,21 @@ pub const DEFAULTS_ORIGIN: &str = "built-in config/default.toml";
 /// built-in defaults.
 pub fn origin(cfg: &Config, key: &str) -> String {
     lookup(cfg, key)
-        .and_then(|v| v.origin().map(str::to_string))
+        .and_then(leaf_origin)
         .unwrap_or_else(|| DEFAULTS_ORIGIN.to_string())
+}
+
+/// A table the environment made (`BOT__STORAGE__SQLITE__PATH` makes
+/// `storage.sqlite`) has no origin of its own; its values do.
+fn leaf_origin(v: Value) -> Option<String> {
+    if let Some(o) = v.origin() {
+        return Some(o.to_string());
+    }
+    match v.kind {
+        ValueKind::Table(t) => t.into_values().find_map(leaf_origin),
+        ValueKind::Array(a) => a.into_iter().find_map(leaf_origin),
+        _ => None,
+    }
 }
 
 /// The value at a dotted key, with its origin. `get::<Value>` deserializes

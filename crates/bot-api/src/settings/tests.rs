@@ -470,6 +470,8 @@ fn a_mistyped_key_is_refused_by_name_and_origin() {
         ("BOT__SERVER__MAX_BODY_BYTS", "server.max_body_byts"),
         ("BOT__SEVER__LISTEN", "sever"),
         ("BOT__STORAGE__COSMOS__ENDPIONT", "storage.cosmos.endpiont"),
+        // A section [storage] does not have: the variable, not the defaults.
+        ("BOT__STORAGE__SQLITE__PATH", "storage.sqlite"),
     ] {
         let e = Settings::load_from(&env(&[(var, "1000")]))
             .err()
