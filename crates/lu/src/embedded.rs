@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use regex::Regex;
 use tantivy::collector::TopDocs;
+use tantivy::directory::RamDirectory;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST};
 use tantivy::{doc, Index, ReloadPolicy, Searcher, Term};
@@ -111,9 +112,15 @@ impl EmbeddedRecognizer {
             ),
         );
         let example_field = schema.add_u64_field("example", FAST);
-        let index = Index::create_in_ram(schema.build());
-        let mut writer = index
-            .writer_with_num_threads::<tantivy::TantivyDocument>(1, 15_000_000)
+        // One segment, built on this thread, with a small budget: tantivy's
+        // IndexWriter (15 MB at least, and a thread) took 14 MB at every
+        // start for an intents file of a few KB (see qna's build_tantivy).
+        let mut writer = Index::builder()
+            .schema(schema.build())
+            .single_segment_index_writer::<tantivy::TantivyDocument>(
+                RamDirectory::create(),
+                1 << 20,
+            )
             .map_err(index_err)?;
         let mut examples: Vec<(usize, Vec<String>)> = Vec::with_capacity(file.example_count());
         let mut df: HashMap<String, u32> = HashMap::new();
@@ -147,8 +154,7 @@ impl EmbeddedRecognizer {
                 examples.push((intent, tokens));
             }
         }
-        writer.commit().map_err(index_err)?;
-        drop(writer);
+        let index = writer.finalize().map_err(index_err)?;
         let searcher = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)

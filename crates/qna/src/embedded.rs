@@ -19,6 +19,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tantivy::collector::TopDocs;
+use tantivy::directory::RamDirectory;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST};
 use tantivy::{doc, Index, ReloadPolicy, Searcher, Term};
@@ -125,6 +126,10 @@ struct Bm25Index {
     doc_qna: Vec<Vec<u32>>,
 }
 
+/// The indexing budget of the single-segment writer: it sizes the initial
+/// term table (a third of it) and nothing else.
+const WRITER_BUDGET: usize = 1 << 20;
+
 /// BM25 needs term frequencies only, no positions, and the answer position
 /// is a fast field only.
 fn build_tantivy(
@@ -140,9 +145,18 @@ fn build_tantivy(
     let question = schema.add_text_field("question", text_options.clone());
     let answer = schema.add_text_field("answer", text_options);
     let qna = schema.add_u64_field("qna", FAST);
-    let index = Index::create_in_ram(schema.build());
-    let mut writer = index
-        .writer_with_num_threads::<tantivy::TantivyDocument>(1, 20_000_000)
+    // One segment, built on this thread. tantivy's IndexWriter sizes its
+    // term table from its budget (15 MB at least) and queues documents for
+    // a thread of its own: 14-17 MB that came and went at every start, and
+    // the start's peak RSS. The single-segment writer is tantivy's for
+    // exactly this (a small index, no thread) and takes a budget this small;
+    // its table grows if a KB needs more.
+    let mut writer = Index::builder()
+        .schema(schema.build())
+        .single_segment_index_writer::<tantivy::TantivyDocument>(
+            RamDirectory::create(),
+            WRITER_BUDGET,
+        )
         .map_err(index_err)?;
     for (i, q) in kb.qnas.iter().enumerate() {
         // The answer text is its own document, so a question that quotes
@@ -156,9 +170,7 @@ fn build_tantivy(
             .add_document(doc!(question => tokens.join(" "), qna => *i as u64))
             .map_err(index_err)?;
     }
-    writer.commit().map_err(index_err)?;
-    // The writer's threads and arena go now, not with the index.
-    drop(writer);
+    let index = writer.finalize().map_err(index_err)?;
     let reader = index
         .reader_builder()
         .reload_policy(ReloadPolicy::Manual)
