@@ -398,6 +398,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("binding server.listen {listen}"))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, "listening; POST activities to http://{address}/api/messages");
+    // What only the start ran (settings, the KB's and the intent model's
+    // build, opening the stores) need not stay resident.
+    let released_kb = heap::release_startup_code();
+    tracing::debug!(released_kb, "start-up code released");
     let drain = state.drain.clone();
     let events = state.telemetry.clone();
     let engine = state.engine.clone();

@@ -1,5 +1,6 @@
-//! The process heap: the workspace's only `unsafe` code, two calls into C
-//! allocators, kept here so every other crate can `forbid(unsafe_code)`.
+//! The process's memory: the workspace's only `unsafe` code (calls into the
+//! C allocators and the kernel), kept here so every other crate can
+//! `forbid(unsafe_code)`.
 
 /// Hands memory the caller just freed (an index build's arenas and hash
 /// tables) back to the OS. glibc keeps freed heap, per-thread arenas
@@ -55,6 +56,112 @@ pub fn transparent_huge_pages_disabled() -> Option<bool> {
 #[cfg(target_os = "linux")]
 extern "C" {
     fn prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> i32;
+    fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: i32) -> i32;
+}
+
+/// One mapping of the program's own file that nothing has written to.
+#[derive(Debug, PartialEq, Eq)]
+struct CleanMapping {
+    start: usize,
+    end: usize,
+    resident_kb: usize,
+}
+
+/// The program's read-only mappings (code, constants, unwind tables) whose
+/// pages all still come from the file: none written, none anonymous. A
+/// relocated read-only segment (RELRO) holds written pages and is left out,
+/// since dropping them would bring back the unrelocated file contents.
+fn clean_mappings(smaps: &str, exe: &str) -> Vec<CleanMapping> {
+    let mut found = Vec::new();
+    let mut current: Option<CleanMapping> = None;
+    let mut written = false;
+    let finish = |m: Option<CleanMapping>, written: bool, found: &mut Vec<CleanMapping>| {
+        if let Some(m) = m.filter(|_| !written) {
+            found.push(m);
+        }
+    };
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or_default();
+        if let Some((start, end)) = first.split_once('-').and_then(|(a, b)| {
+            Some((
+                usize::from_str_radix(a, 16).ok()?,
+                usize::from_str_radix(b, 16).ok()?,
+            ))
+        }) {
+            finish(current.take(), written, &mut found);
+            written = false;
+            let perms = fields.next().unwrap_or_default().as_bytes();
+            let path = fields.nth(3).unwrap_or_default();
+            let ours = path == exe || line.ends_with(&format!(" {exe}"));
+            let read_only_private =
+                perms.len() == 4 && perms[0] == b'r' && perms[1] == b'-' && perms[3] == b'p';
+            if ours && read_only_private {
+                current = Some(CleanMapping {
+                    start,
+                    end,
+                    resident_kb: 0,
+                });
+            }
+            continue;
+        }
+        let kb: usize = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+        match first {
+            "Rss:" => {
+                if let Some(m) = current.as_mut() {
+                    m.resident_kb = kb;
+                }
+            }
+            // A written page of a private mapping is anonymous (or swapped).
+            // Private_Dirty is no sign: a file the linker just wrote has
+            // dirty page-cache pages that nothing in this process wrote.
+            "Anonymous:" | "Swap:" if kb > 0 => written = true,
+            _ => {}
+        }
+    }
+    finish(current, written, &mut found);
+    found
+}
+
+/// Lets go of the program's code and constants that only the start ran
+/// (settings, the KB's and the intent model's build, the stores' opening):
+/// the kernel maps a file's pages 64 KB around each one touched, and after
+/// the start about 12 MB of code was resident of which the turn runs about
+/// 7. The pages stay in the page cache; whatever runs next maps its pages
+/// again from there. Call it once, when the process is ready to serve.
+/// Returns the kilobytes that were resident.
+pub fn release_startup_code() -> usize {
+    #[cfg(target_os = "linux")]
+    {
+        /// `MADV_DONTNEED` in linux/mman.h.
+        const MADV_DONTNEED: i32 = 4;
+        let (Ok(exe), Ok(smaps)) = (
+            std::fs::read_link("/proc/self/exe"),
+            std::fs::read_to_string("/proc/self/smaps"),
+        ) else {
+            return 0;
+        };
+        let mut released = 0;
+        for m in clean_mappings(&smaps, &exe.to_string_lossy()) {
+            // SAFETY: the range is a whole mapping of the program's own file,
+            // read-only and private, with no written or anonymous page (see
+            // clean_mappings): MADV_DONTNEED only unmaps its pages, and any
+            // later access maps the same file contents again.
+            let r = unsafe {
+                madvise(
+                    m.start as *mut std::ffi::c_void,
+                    m.end - m.start,
+                    MADV_DONTNEED,
+                )
+            };
+            if r == 0 {
+                released += m.resident_kb;
+            }
+        }
+        released
+    }
+    #[cfg(not(target_os = "linux"))]
+    0
 }
 
 /// `mi_option_purge_delay` in the vendored mimalloc.h (the bindings do not
@@ -75,6 +182,60 @@ pub fn purge_freed_memory_at_once() {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    const SMAPS: &str = "\
+55d0a000-55d0b000 r--p 00000000 08:01 42 /srv/bot-api
+Rss:                 100 kB
+Private_Dirty:       100 kB
+Anonymous:             0 kB
+55d0b000-55d0c000 r-xp 00001000 08:01 42 /srv/bot-api
+Rss:                9000 kB
+Anonymous:             0 kB
+55d0c000-55d0d000 r--p 00002000 08:01 42 /srv/bot-api
+Rss:                 700 kB
+Anonymous:           700 kB
+55d0d000-55d0e000 rw-p 00003000 08:01 42 /srv/bot-api
+Rss:                  20 kB
+7f00000000-7f00001000 r-xp 00000000 08:01 7 /usr/lib/libc.so.6
+Rss:                1200 kB
+Anonymous:             0 kB
+7f00001000-7f00002000 rw-p 00000000 00:00 0
+Rss:               28000 kB
+";
+
+    #[test]
+    fn only_the_programs_unwritten_read_only_mappings_are_released() {
+        let found = clean_mappings(SMAPS, "/srv/bot-api");
+        assert_eq!(
+            found,
+            vec![
+                CleanMapping {
+                    start: 0x55d0a000,
+                    end: 0x55d0b000,
+                    resident_kb: 100
+                },
+                CleanMapping {
+                    start: 0x55d0b000,
+                    end: 0x55d0c000,
+                    resident_kb: 9000
+                },
+            ],
+            "the relocated read-only segment, the writable one, libc and the heap stay"
+        );
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn released_code_runs_again() {
+        // Whatever this test binary ran before is let go of, and running on
+        // (formatting, asserting, exiting) maps it back from the file.
+        let released = release_startup_code();
+        assert!(released > 0, "nothing of the test binary was resident");
+        let again = format!("{:?}", (released, "still runs"));
+        assert!(again.contains("still runs"));
+    }
+
     #[test]
     #[cfg(target_os = "linux")]
     fn huge_pages_are_turned_off() {
