@@ -19,5 +19,5 @@ pub use cosmos::{CosmosAuth, CosmosConfig, CosmosStorage};
 pub use error::StorageError;
 pub use memory::MemoryStorage;
 pub use sqlite::SqliteStorage;
-pub use storage::{new_etag, Change, Precondition, Storage, StoreItem};
+pub use storage::{new_etag, Change, Precondition, Storage, StoreItem, Written};
 pub use transcript::{PagedResult, TranscriptInfo, TranscriptStore};

@@ -10,14 +10,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tokio::sync::oneshot;
 
 use crate::error::StorageError;
-use crate::storage::{new_etag, Change, Precondition, Storage, StoreItem};
+use crate::storage::{new_etag, Change, Precondition, Storage, StoreItem, Written};
 
 mod schema;
 
@@ -29,7 +29,8 @@ const MAX_BATCH: usize = 512;
 /// caller's thread, so that the one writer thread only runs SQL.
 struct Row {
     key: String,
-    document: String,
+    /// Shared with the cache in front, which keeps the text it wrote.
+    document: Arc<str>,
     precondition: Precondition,
 }
 
@@ -365,16 +366,16 @@ fn apply_writes(conn: &Connection, rows: &[Row]) -> Result<Vec<String>, StorageE
                     "INSERT INTO state(key, etag, document) VALUES (?1, ?2, ?3)
                      ON CONFLICT(key) DO UPDATE SET etag = excluded.etag, document = excluded.document",
                 )
-                .and_then(|mut s| s.execute(params![row.key, etag, row.document])),
+                .and_then(|mut s| s.execute(params![row.key, etag, &*row.document])),
             Precondition::IfMatch(want) => conn
                 .prepare_cached("UPDATE state SET etag = ?2, document = ?3 WHERE key = ?1 AND etag = ?4")
-                .and_then(|mut s| s.execute(params![row.key, etag, row.document, want])),
+                .and_then(|mut s| s.execute(params![row.key, etag, &*row.document, want])),
             Precondition::IfNotExists => conn
                 .prepare_cached(
                     "INSERT INTO state(key, etag, document) VALUES (?1, ?2, ?3)
                      ON CONFLICT(key) DO NOTHING",
                 )
-                .and_then(|mut s| s.execute(params![row.key, etag, row.document])),
+                .and_then(|mut s| s.execute(params![row.key, etag, &*row.document])),
         }
         .map_err(backend_err)?;
         if n == 0 {
@@ -428,6 +429,15 @@ impl Storage for SqliteStorage {
     }
 
     async fn write_ref(&self, changes: &[Change]) -> Result<Vec<String>, StorageError> {
+        Ok(self
+            .write_text(changes)
+            .await?
+            .into_iter()
+            .map(|w| w.etag)
+            .collect())
+    }
+
+    async fn write_text(&self, changes: &[Change]) -> Result<Vec<Written>, StorageError> {
         if changes.is_empty() {
             return Ok(Vec::new());
         }
@@ -436,14 +446,22 @@ impl Storage for SqliteStorage {
             .map(|c| {
                 Ok(Row {
                     key: c.key.clone(),
-                    document: serde_json::to_string(&c.document).map_err(backend_err)?,
+                    document: serde_json::to_string(&c.document)
+                        .map_err(backend_err)?
+                        .into(),
                     precondition: c.precondition.clone(),
                 })
             })
             .collect::<Result<Vec<_>, StorageError>>()?;
+        let texts: Vec<Arc<str>> = rows.iter().map(|r| r.document.clone()).collect();
         let (tx, rx) = oneshot::channel();
         self.send(Job::Write(rows, tx))?;
-        rx.await.map_err(|_| writer_gone())?
+        let etags = rx.await.map_err(|_| writer_gone())??;
+        Ok(etags
+            .into_iter()
+            .zip(texts)
+            .map(|(etag, text)| Written { etag, text })
+            .collect())
     }
 
     async fn delete(&self, keys: &[String]) -> Result<(), StorageError> {

@@ -1,6 +1,7 @@
 //! The Storage trait and its write semantics.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -63,6 +64,14 @@ pub struct Change {
     pub precondition: Precondition,
 }
 
+/// One change as `Storage::write_text` stored it.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub etag: String,
+    /// The document as JSON text, exactly as stored.
+    pub text: Arc<str>,
+}
+
 /// A key/value store of JSON documents with optimistic concurrency.
 ///
 /// - `read` returns only the keys that exist.
@@ -89,6 +98,28 @@ pub trait Storage: Send + Sync {
     /// copies.
     async fn write_ref(&self, changes: &[Change]) -> Result<Vec<String>, StorageError> {
         self.write(changes.to_vec()).await
+    }
+    /// `write_ref` that also hands back each document as the JSON text
+    /// stored, for a cache that keeps text (a parsed conversation document
+    /// takes four times its text's memory). Backends that serialise anyway
+    /// override it to hand back what they wrote; the default serialises.
+    async fn write_text(&self, changes: &[Change]) -> Result<Vec<Written>, StorageError> {
+        let etags = self.write_ref(changes).await?;
+        etags
+            .into_iter()
+            .zip(changes)
+            .map(|(etag, c)| {
+                let text =
+                    serde_json::to_string(&c.document).map_err(|e| StorageError::Backend {
+                        backend: self.kind(),
+                        message: format!("serialising {}: {e}", c.key),
+                    })?;
+                Ok(Written {
+                    etag,
+                    text: text.into(),
+                })
+            })
+            .collect()
     }
     async fn delete(&self, keys: &[String]) -> Result<(), StorageError>;
     /// A cheap round trip to the backend, for readiness checks.
