@@ -78,16 +78,25 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<std::process::ExitCode> {
     println!("PROXY_LISTEN={listen}");
     println!("PROXY_CONTROL={}", control.local_addr()?);
     let (mode_tx, mode_rx) = watch::channel(Mode::Pass);
-    tokio::spawn(serve_control(control, mode_tx));
-    serve_traffic(listener, listen, args.upstream, mode_rx).await
+    let (applied_tx, applied_rx) = watch::channel(Mode::Pass);
+    tokio::spawn(serve_control(control, mode_tx, applied_rx));
+    serve_traffic(listener, listen, args.upstream, mode_rx, applied_tx).await
 }
 
-async fn serve_control(control: TcpListener, mode: watch::Sender<Mode>) {
+/// How long a command waits for the traffic side to take the new mode.
+const APPLY_WITHIN: Duration = Duration::from_secs(5);
+
+async fn serve_control(
+    control: TcpListener,
+    mode: watch::Sender<Mode>,
+    applied: watch::Receiver<Mode>,
+) {
     loop {
         let Ok((sock, _)) = control.accept().await else {
             continue;
         };
         let mode = mode.clone();
+        let mut applied = applied.clone();
         tokio::spawn(async move {
             let (read, mut write) = sock.into_split();
             let mut lines = BufReader::new(read).lines();
@@ -97,6 +106,10 @@ async fn serve_control(control: TcpListener, mode: watch::Sender<Mode>) {
                     format!("mode={}\n", mode.borrow().name())
                 } else if let Some(m) = Mode::parse(cmd) {
                     mode.send_replace(m);
+                    // Answered once the traffic side acts on it: a client
+                    // that connects after `pass` was answered must not be
+                    // taken for one that queued during the black hole.
+                    let _ = tokio::time::timeout(APPLY_WITHIN, applied.wait_for(|a| *a == m)).await;
                     eprintln!("proxy: mode {}", m.name());
                     format!("mode={}\n", m.name())
                 } else {
@@ -115,6 +128,7 @@ async fn serve_traffic(
     addr: SocketAddr,
     upstream: SocketAddr,
     mut mode: watch::Receiver<Mode>,
+    applied: watch::Sender<Mode>,
 ) -> anyhow::Result<std::process::ExitCode> {
     let mut listener = Some(listener);
     loop {
@@ -126,6 +140,7 @@ async fn serve_traffic(
                 continue;
             }
             (None, Mode::Refuse) => {
+                applied.send_replace(current);
                 mode.changed().await?;
                 continue;
             }
@@ -134,6 +149,9 @@ async fn serve_traffic(
                 continue;
             }
             (Some(l), _) => {
+                // The previous mode's leftovers are dealt with (below):
+                // this one is in force.
+                applied.send_replace(current);
                 tokio::select! {
                     accepted = l.accept() => {
                         if let Ok((client, _)) = accepted {
