@@ -32,6 +32,15 @@ use crate::state::{Claim, ConversationState, Progress, StateDoc};
 /// between regions.
 const CLAIM_MARGIN: Duration = Duration::from_secs(2);
 
+/// How long a redelivery (or the next activity) waits on another
+/// instance's live claim before answering 503. That instance writes its
+/// progress just after its own answer, so a redelivery that lands in the
+/// other region in between (as a failover makes likely) finds the replies
+/// sent a few milliseconds later instead of failing.
+const CLAIM_WAIT: Duration = Duration::from_millis(1500);
+/// How often the record is read again meanwhile.
+const CLAIM_POLL: Duration = Duration::from_millis(50);
+
 /// How replies are sent, and who this instance is in claims.
 pub struct Outbox {
     pub policy: RetryPolicy,
@@ -289,14 +298,20 @@ pub async fn resend(
     activity_id: &str,
     deadline: Instant,
 ) -> Result<Option<SchemaError>, CoreError> {
-    let (replies, progress, claim) = match take(engine, conv_key, activity_id).await? {
-        Claimed::Nothing => return Ok(None),
-        Claimed::Busy(left) => return Err(CoreError::RepliesClaimed { retry_after: left }),
-        Claimed::Mine {
-            replies,
-            progress,
-            claim,
-        } => (replies, progress, claim),
+    let wait_until = (Instant::now() + CLAIM_WAIT).min(deadline);
+    let (replies, progress, claim) = loop {
+        match take(engine, conv_key, activity_id).await? {
+            Claimed::Nothing => return Ok(None),
+            Claimed::Busy(left) if Instant::now() < wait_until => {
+                tokio::time::sleep(CLAIM_POLL.min(left)).await;
+            }
+            Claimed::Busy(left) => return Err(CoreError::RepliesClaimed { retry_after: left }),
+            Claimed::Mine {
+                replies,
+                progress,
+                claim,
+            } => break (replies, progress, claim),
+        }
     };
     let sending = send(engine, &replies, progress, deadline).await;
     mark(
