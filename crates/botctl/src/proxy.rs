@@ -140,7 +140,7 @@ async fn serve_traffic(
                 continue;
             }
             (None, Mode::Refuse) => {
-                applied.send_replace(current);
+                applied.send_if_modified(|a| std::mem::replace(a, current) != current);
                 mode.changed().await?;
                 continue;
             }
@@ -150,8 +150,9 @@ async fn serve_traffic(
             }
             (Some(l), _) => {
                 // The previous mode's leftovers are dealt with (below):
-                // this one is in force.
-                applied.send_replace(current);
+                // this one is in force. Waiters are woken on a change
+                // only, not at every accepted connection.
+                applied.send_if_modified(|a| std::mem::replace(a, current) != current);
                 tokio::select! {
                     accepted = l.accept() => {
                         if let Ok((client, _)) = accepted {
