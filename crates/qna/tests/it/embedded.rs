@@ -136,3 +136,17 @@ async fn repeated_questions_are_ranked_once_and_rank_the_same() {
     let fresh = a.index().cache_counts();
     assert_eq!((fresh.hits, fresh.misses), (0, 0));
 }
+
+/// What the rank cache keeps is what a ranking returns: a ranking must not
+/// carry the buffer it was selected from (one slot per answer), or a cache
+/// of thousands of rankings holds megabytes of empty slots.
+#[test]
+fn a_ranking_holds_only_its_answers() {
+    let index = qna::EmbeddedIndex::build(qna::import::parse_tsv(FULL, "t.tsv").unwrap()).unwrap();
+    let mut q = QnaQuery::new("where is the office");
+    q.top = 1;
+    q.score_threshold = 0.0;
+    let ranked = index.rank_uncached(&q).unwrap();
+    assert_eq!(ranked.len(), 1, "{ranked:?}");
+    assert_eq!(ranked.capacity(), ranked.len());
+}
