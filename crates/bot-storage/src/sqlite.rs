@@ -196,12 +196,29 @@ const ESCALATED_WAIT: std::time::Duration = std::time::Duration::from_millis(20)
 /// How soon a restart that could not complete is tried again.
 const RETRY_RESTART_AFTER: std::time::Duration = std::time::Duration::from_millis(10);
 
+/// An escalated checkpoint that held the writer this long is logged: every
+/// turn waiting to commit waited with it.
+const SLOW_ESCALATED: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// What `PRAGMA wal_checkpoint` reports: (busy, frames in the WAL, frames
 /// copied back).
 fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<(i64, i64, i64)> {
-    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+    let start = std::time::Instant::now();
+    let r = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-    })
+    })?;
+    // RESTART and TRUNCATE hold SQLite's write lock while they copy the
+    // last frames and sync the database; PASSIVE never blocks the writer.
+    let took = start.elapsed();
+    if mode != "PASSIVE" && took >= SLOW_ESCALATED {
+        tracing::warn!(
+            mode,
+            ms = took.as_millis() as u64,
+            frames = r.1,
+            "a SQLite checkpoint held up writes (slow disk sync)"
+        );
+    }
+    Ok(r)
 }
 
 fn checkpoint_loop(conn: Connection, stop: mpsc::Receiver<()>) {
@@ -249,7 +266,15 @@ fn checkpoint_loop(conn: Connection, stop: mpsc::Receiver<()>) {
     }
 }
 
+/// A batch that took this long held up every turn waiting to commit.
+const SLOW_BATCH: std::time::Duration = std::time::Duration::from_millis(50);
+/// Slow batches are logged at most this often, with how many there were.
+const SLOW_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>) {
+    let mut slow = 0u64;
+    let mut slowest = std::time::Duration::ZERO;
+    let mut logged: Option<std::time::Instant> = None;
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -258,7 +283,26 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        let start = std::time::Instant::now();
         run_batch(&mut conn, jobs);
+        let took = start.elapsed();
+        if took >= SLOW_BATCH {
+            slow += 1;
+            slowest = slowest.max(took);
+            if logged.is_none_or(|t| t.elapsed() >= SLOW_LOG_EVERY) {
+                // With synchronous=OFF a commit only writes the WAL: a slow
+                // one waited for the kernel, which holds back writers when
+                // the disk is behind on flushing.
+                tracing::warn!(
+                    batches = slow,
+                    slowest_ms = slowest.as_millis() as u64,
+                    "SQLite commits were slow (the disk is behind)"
+                );
+                logged = Some(std::time::Instant::now());
+                slow = 0;
+                slowest = std::time::Duration::ZERO;
+            }
+        }
     }
 }
 
