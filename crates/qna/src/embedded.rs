@@ -453,15 +453,35 @@ impl EmbeddedIndex {
         self.rank_tokens(query, &tokens)
     }
 
+    /// `rank_uncached` that always asks BM25, even when it cannot change
+    /// the result: for the test that holds the two equal.
+    #[doc(hidden)]
+    pub fn rank_uncached_with_bm25(&self, query: &QnaQuery) -> Result<Vec<(usize, f32)>, QnaError> {
+        let tokens = text::tokens(&query.question);
+        if tokens.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.rank_tokens_with(query, &tokens, Bm25::Always)
+    }
+
     fn rank_tokens(
         &self,
         query: &QnaQuery,
         tokens: &[String],
     ) -> Result<Vec<(usize, f32)>, QnaError> {
+        self.rank_tokens_with(query, tokens, Bm25::WhenItOrders)
+    }
+
+    fn rank_tokens_with(
+        &self,
+        query: &QnaQuery,
+        tokens: &[String],
+        bm25: Bm25,
+    ) -> Result<Vec<(usize, f32)>, QnaError> {
         SCRATCH.with(|s| match s.try_borrow_mut() {
-            Ok(mut s) => self.rank_with(query, tokens, &mut s),
+            Ok(mut s) => self.rank_with(query, tokens, &mut s, bm25),
             // Only reached if ranking ever re-entered itself on one thread.
-            Err(_) => self.rank_with(query, tokens, &mut RankScratch::default()),
+            Err(_) => self.rank_with(query, tokens, &mut RankScratch::default(), bm25),
         })
     }
 
@@ -470,6 +490,7 @@ impl EmbeddedIndex {
         query: &QnaQuery,
         tokens: &[String],
         s: &mut RankScratch,
+        bm25: Bm25,
     ) -> Result<Vec<(usize, f32)>, QnaError> {
         // Multi-turn: a follow-up to an answer with prompts is looked for
         // among those prompts only; otherwise context-only answers are out.
@@ -494,10 +515,26 @@ impl EmbeddedIndex {
         // Each answer's rival is the best of the others: the runner-up for
         // the top answer, the top answer for the rest.
         let (best, p1, p2) = calibration::top_two(&s.probs).unwrap_or((0, 0.0, 0.0));
-        self.bm25(tokens, &mut s.bm25)?;
-        let top_bm25 = s.bm25.iter().copied().fold(0.0f32, f32::max);
+        // When the classifier knows a word, an answer's confidence, and so
+        // whether it passes the threshold, owes nothing to BM25: BM25 only
+        // adds up to `bm25_weight` to the order of the answers that pass.
+        // When the top few are further apart than that (see `settled`),
+        // BM25, a sixth of a new question's cost, is not asked at all
+        // (`rank_uncached_with_bm25` is the test that the result is the
+        // same).
+        let bm25_first = known == 0 || bm25 == Bm25::Always;
+        let mut top_bm25 = 0.0f32;
+        if bm25_first {
+            self.bm25(tokens, &mut s.bm25)?;
+            top_bm25 = s.bm25.iter().copied().fold(0.0f32, f32::max);
+        }
         let mut scored: Vec<(usize, f32, f32)> = Vec::with_capacity(s.probs.len());
-        for (i, (&p, &b)) in s.probs.iter().zip(&s.bm25).enumerate() {
+        for (i, &p) in s.probs.iter().enumerate() {
+            let b = if bm25_first {
+                s.bm25.get(i).copied().unwrap_or(0.0)
+            } else {
+                0.0
+            };
             if (known == 0 && b == 0.0) || !allowed(i) {
                 continue;
             }
@@ -514,8 +551,11 @@ impl EmbeddedIndex {
                 };
                 (p, self.calibration.confidence(&evidence))
             };
-            let rel = if top_bm25 > 0.0 { b / top_bm25 } else { 0.0 };
-            let rank = p.max(1e-9).ln() + self.tuning.bm25_weight * rel;
+            let rank = if bm25_first {
+                p.max(1e-9).ln() + self.tuning.bm25_weight * relative(b, top_bm25)
+            } else {
+                p.max(1e-9).ln()
+            };
             scored.push((i, rank, confidence));
         }
         // The words of a prompt button, or a known phrasing, are certain.
@@ -534,6 +574,15 @@ impl EmbeddedIndex {
             }
         }
         scored.retain(|(_, _, c)| *c >= query.score_threshold && *c > 0.0);
+        if !bm25_first && !settled(&mut scored, query.top.max(1), self.tuning.bm25_weight) {
+            self.bm25(tokens, &mut s.bm25)?;
+            let top_bm25 = s.bm25.iter().copied().fold(0.0f32, f32::max);
+            for (i, rank, _) in &mut scored {
+                // A lifted answer's f32::MAX stays f32::MAX.
+                *rank += self.tuning.bm25_weight
+                    * relative(s.bm25.get(*i).copied().unwrap_or(0.0), top_bm25);
+            }
+        }
         // Only the top few are returned: select them, then sort those.
         let order =
             |a: &(usize, f32, f32), b: &(usize, f32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
@@ -560,6 +609,42 @@ impl EmbeddedIndex {
             .into_iter()
             .map(|(i, c)| self.kb.qnas[i].to_answer_with(self.phrasings[i].clone(), c, BACKEND))
             .collect())
+    }
+}
+
+/// Whether a ranking asks BM25 when it cannot change the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bm25 {
+    /// Only when it decides who is in the running (the classifier knows no
+    /// word) or could change the order of the answers returned.
+    WhenItOrders,
+    Always,
+}
+
+/// Whether the order is settled: adding between 0 and `weight` to each
+/// rank cannot change which `top` answers come first, nor their order,
+/// when each of the first `top` ranks is more than `weight` above the
+/// next. Leaves the first `top + 1` in order, the rest after them.
+fn settled(scored: &mut [(usize, f32, f32)], top: usize, weight: f32) -> bool {
+    let order =
+        |a: &(usize, f32, f32), b: &(usize, f32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    let n = (top + 1).min(scored.len());
+    if n < scored.len() {
+        scored.select_nth_unstable_by(n - 1, order);
+    }
+    scored[..n].sort_unstable_by(order);
+    // A margin over the weight for f32 rounding of the sums.
+    scored[..n]
+        .windows(2)
+        .all(|w| w[0].1 - w[1].1 > weight.abs() + 1e-3)
+}
+
+/// A BM25 score relative to the question's best.
+fn relative(b: f32, top: f32) -> f32 {
+    if top > 0.0 {
+        b / top
+    } else {
+        0.0
     }
 }
 

@@ -32,6 +32,24 @@ fn held_out_phrasings_at_the_default_threshold() {
     // regression fails them.
     assert!(r.right_share() >= 0.875, "{r}");
     assert!(r.wrong_share() <= 0.035, "{r}");
+
+    // A ranking asks BM25 only when it could change the order of the
+    // answers returned; asked always, every ranking is the same. At 0.0
+    // every answer passes the threshold (what the bot asks, for the
+    // Emulator's trace), and BM25 orders the close ones.
+    for threshold in [THRESHOLD, 0.3, 0.0] {
+        for (question, _) in &held {
+            let mut q = qna::QnaQuery::new(question.clone());
+            q.top = 3;
+            q.score_threshold = threshold;
+            let ranked = index.rank_uncached(&q).unwrap();
+            assert_eq!(
+                ranked,
+                index.rank_uncached_with_bm25(&q).unwrap(),
+                "{question}"
+            );
+        }
+    }
 }
 
 #[test]
