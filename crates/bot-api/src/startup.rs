@@ -109,17 +109,53 @@ pub async fn open_transcripts(
             SqliteTranscriptStore::open(path)
                 .with_context(|| format!("opening SQLite transcripts at {}", path.display()))?,
         )),
-        TranscriptKind::Blob(b) => Some(Arc::new(
-            retry_unavailable("Blob transcripts", || BlobTranscriptStore::open(b))
-                .await
-                .with_context(|| {
+        TranscriptKind::Blob(b) => Some(Arc::new(match BlobTranscriptStore::open(b).await {
+            Ok(store) => store,
+            // Transcripts are best-effort in a turn (a failed write is
+            // logged and counted, the turn goes on), so a Blob account that
+            // does not answer must not keep the region down: in the DR
+            // runbook's failback a region waited 30 s for a stalled Azurite
+            // and exited. It starts, and checks the container again in the
+            // background (creating it if missing) until the account answers.
+            Err(e @ StorageError::Unavailable { .. }) => {
+                tracing::warn!(error = %e, account = %b.account_url, container = %b.container,
+                    "Blob transcripts do not answer; starting, and their writes fail until they do");
+                tokio::spawn(check_transcripts_until_they_answer(b.clone()));
+                BlobTranscriptStore::unchecked(b)?
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
                     format!(
                         "opening Blob transcripts at {} (container {})",
                         b.account_url, b.container
                     )
-                })?,
-        )),
+                })
+            }
+        })),
     })
+}
+
+/// Opens the Blob transcript container (creating it if missing) until the
+/// account answers, for a start that went on without it.
+async fn check_transcripts_until_they_answer(config: bot_storage::BlobConfig) {
+    let mut pause = Duration::from_millis(500);
+    loop {
+        tokio::time::sleep(pause).await;
+        match BlobTranscriptStore::open(&config).await {
+            Ok(_) => {
+                tracing::info!(container = %config.container, "Blob transcripts answer again");
+                return;
+            }
+            Err(StorageError::Unavailable { .. }) => {
+                pause = (pause * 2).min(Duration::from_secs(8))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, container = %config.container,
+                    "Blob transcripts answer but refuse: transcript writes will keep failing");
+                return;
+            }
+        }
+    }
 }
 
 fn open_embedded(

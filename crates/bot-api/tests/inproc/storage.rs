@@ -350,6 +350,51 @@ async fn a_stalled_transcript_store_does_not_hold_up_the_answer() {
     );
 }
 
+/// Blob transcripts that do not answer when an instance starts do not keep
+/// it down (in a turn they are best-effort): it starts and answers, and once
+/// the account answers, the background check creates the container and the
+/// transcript writes go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_goes_on_while_blob_transcripts_do_not_answer() {
+    let mut azurite = StandIn::azurite().await;
+    azurite.stop().await;
+    let state = with_blob_transcripts(&azurite).await;
+    let logger = state.transcripts.clone().unwrap();
+    let (status, body) = post(&state, &message("d0", "hello")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(logger.flush(Duration::from_secs(30)).await);
+    let down = logger.counts();
+    assert!(down.failed >= 2 && down.logged == 0, "{down:?}");
+
+    azurite.restart().await;
+    // A deadline, not a timing goal: the check backs off to 8 s at most.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    for n in 1.. {
+        let (status, body) = post(&state, &message(&format!("d{n}"), "hello")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(logger.flush(Duration::from_secs(30)).await);
+        if logger.counts().logged > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no transcript written after Blob came back: {:?}",
+            logger.counts()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let page = logger
+        .store()
+        .activities("emulator", "fault-conv", None, None)
+        .await
+        .unwrap();
+    assert!(!page.items.is_empty());
+    assert!(
+        page.items.iter().all(|a| a.id.as_deref() != Some("d0")),
+        "the turn from while Blob was down was counted as failed, not written"
+    );
+}
+
 /// A transcript store that is down neither fails the turn nor goes
 /// unnoticed: the failure is counted (and logged).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

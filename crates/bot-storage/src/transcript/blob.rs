@@ -94,9 +94,18 @@ fn decode_component(s: &str) -> String {
 impl BlobTranscriptStore {
     /// Connects and creates the container if missing.
     pub async fn open(config: &BlobConfig) -> Result<Self, StorageError> {
-        let containers = BlobContainers::new(config)?;
-        containers.ensure_container().await?;
-        Ok(Self { containers })
+        let store = Self::unchecked(config)?;
+        store.containers.ensure_container().await?;
+        Ok(store)
+    }
+
+    /// The store without a call to the account: for a start that goes on
+    /// while Blob does not answer. Writes fail until it does, and until the
+    /// container exists (`open` again creates it).
+    pub fn unchecked(config: &BlobConfig) -> Result<Self, StorageError> {
+        Ok(Self {
+            containers: BlobContainers::new(config)?,
+        })
     }
 
     /// Walks blob names under `prefix` from `cursor`, offering each to
