@@ -120,8 +120,9 @@ fn clean_mappings(smaps: &str, exe: &str) -> Vec<CleanMapping> {
 /// Lets go of the program's code and constants that only the start ran
 /// (settings, the KB's and the intent model's build, the stores' opening):
 /// the kernel maps a file's pages 64 KB around each one touched, and under
-/// load 12.4 MB of code was resident where the turn's own spans 11. The pages stay in the page cache; whatever runs next maps its pages
-/// again from there. Call it once, when the process is ready to serve.
+/// load 12.4 MB of code was resident where the turn's own spans 11. The
+/// pages stay in the page cache; whatever runs next maps its pages again
+/// from there. Call it once, when the process is ready to serve.
 /// Returns the kilobytes that were resident.
 pub fn release_startup_code() -> usize {
     #[cfg(target_os = "linux")]

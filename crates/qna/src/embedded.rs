@@ -366,8 +366,8 @@ impl EmbeddedIndex {
     }
 
     /// Best BM25 score per answer among the top hits, into `best` (one slot
-    /// per answer).
-    fn bm25(&self, tokens: &[String], best: &mut Vec<f32>) -> Result<(), QnaError> {
+    /// per answer); returns the best of them all.
+    fn bm25(&self, tokens: &[String], best: &mut Vec<f32>) -> Result<f32, QnaError> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(tokens.len() * 2);
         for (n, t) in tokens.iter().enumerate() {
             if tokens[..n].contains(t) {
@@ -412,7 +412,7 @@ impl EmbeddedIndex {
                 *e = e.max(score);
             }
         }
-        Ok(())
+        Ok(best.iter().copied().fold(0.0f32, f32::max))
     }
 
     /// Ranked `(position in kb.qnas, confidence)`, best first, after
@@ -523,11 +523,11 @@ impl EmbeddedIndex {
         // (`rank_uncached_with_bm25` is the test that the result is the
         // same).
         let bm25_first = known == 0 || bm25 == Bm25::Always;
-        let mut top_bm25 = 0.0f32;
-        if bm25_first {
-            self.bm25(tokens, &mut s.bm25)?;
-            top_bm25 = s.bm25.iter().copied().fold(0.0f32, f32::max);
-        }
+        let top_bm25 = if bm25_first {
+            self.bm25(tokens, &mut s.bm25)?
+        } else {
+            0.0
+        };
         let mut scored: Vec<(usize, f32, f32)> = Vec::with_capacity(s.probs.len());
         for (i, &p) in s.probs.iter().enumerate() {
             let b = if bm25_first {
@@ -551,11 +551,8 @@ impl EmbeddedIndex {
                 };
                 (p, self.calibration.confidence(&evidence))
             };
-            let rank = if bm25_first {
-                p.max(1e-9).ln() + self.tuning.bm25_weight * relative(b, top_bm25)
-            } else {
-                p.max(1e-9).ln()
-            };
+            // Without BM25 yet, `relative` is 0 and the rank is the ln p.
+            let rank = p.max(1e-9).ln() + self.tuning.bm25_weight * relative(b, top_bm25);
             scored.push((i, rank, confidence));
         }
         // The words of a prompt button, or a known phrasing, are certain.
@@ -575,8 +572,7 @@ impl EmbeddedIndex {
         }
         scored.retain(|(_, _, c)| *c >= query.score_threshold && *c > 0.0);
         if !bm25_first && !settled(&mut scored, query.top.max(1), self.tuning.bm25_weight) {
-            self.bm25(tokens, &mut s.bm25)?;
-            let top_bm25 = s.bm25.iter().copied().fold(0.0f32, f32::max);
+            let top_bm25 = self.bm25(tokens, &mut s.bm25)?;
             for (i, rank, _) in &mut scored {
                 // A lifted answer's f32::MAX stays f32::MAX.
                 *rank += self.tuning.bm25_weight
@@ -584,8 +580,6 @@ impl EmbeddedIndex {
             }
         }
         // Only the top few are returned: select them, then sort those.
-        let order =
-            |a: &(usize, f32, f32), b: &(usize, f32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         let top = query.top.max(1);
         if scored.len() > top {
             scored.select_nth_unstable_by(top - 1, order);
@@ -626,8 +620,6 @@ enum Bm25 {
 /// when each of the first `top` ranks is more than `weight` above the
 /// next. Leaves the first `top + 1` in order, the rest after them.
 fn settled(scored: &mut [(usize, f32, f32)], top: usize, weight: f32) -> bool {
-    let order =
-        |a: &(usize, f32, f32), b: &(usize, f32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
     let n = (top + 1).min(scored.len());
     if n < scored.len() {
         scored.select_nth_unstable_by(n - 1, order);
@@ -637,6 +629,12 @@ fn settled(scored: &mut [(usize, f32, f32)], top: usize, weight: f32) -> bool {
     scored[..n]
         .windows(2)
         .all(|w| w[0].1 - w[1].1 > weight.abs() + 1e-3)
+}
+
+/// Ranking order of `(answer, rank, confidence)`: higher rank first, ties
+/// by position in the KB.
+fn order(a: &(usize, f32, f32), b: &(usize, f32, f32)) -> std::cmp::Ordering {
+    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
 }
 
 /// A BM25 score relative to the question's best.
