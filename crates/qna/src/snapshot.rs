@@ -11,8 +11,9 @@
 //! ```
 //!
 //! The key is a hash of everything training reads (the phrasings of each
-//! answer, in order, and the training and calibration constants), so a KB whose questions
-//! changed, or a build that trains differently, never uses an old model.
+//! answer, in order, as written and as the `text` crate tokenises them, and
+//! the training and calibration constants), so a KB whose questions changed,
+//! or a build that tokenises or trains differently, never uses an old model.
 //! Answer texts are not part of it: training does not read them. A snapshot
 //! that is missing, stale, truncated, corrupted or of another version is
 //! ignored and the model retrained; it is never trusted blindly.
@@ -27,7 +28,7 @@ use crate::kb::KnowledgeBase;
 
 const MAGIC: &[u8; 8] = b"QNAKBSNP";
 /// Bump when the layout, the features or the training change in a way the
-/// key does not see (tokenisation, hashing, quantisation).
+/// key does not see (feature hashing, quantisation; tokens are in the key).
 /// 2: the confidence calibration follows the bias.
 /// 3: tokens from the shared `text` crate (more expansions: "cant", "i'd",
 ///    "gotta", "pls", "plz").
@@ -72,9 +73,16 @@ impl Hash {
     }
 }
 
-/// The key of the model a KB trains: its phrasings per answer, the number
-/// of answers, the training constants and the format version.
+/// The key of the model a KB trains: its phrasings per answer and their
+/// tokens, the number of answers, the training constants and the format
+/// version. The tokens are there because a snapshot outlives the build that
+/// wrote it (`botctl kb compile` ships one): a build whose tokeniser
+/// changed would otherwise load weights of features it no longer makes.
 pub fn key(kb: &KnowledgeBase) -> u64 {
+    key_with(kb, text::tokens)
+}
+
+fn key_with(kb: &KnowledgeBase, tokenise: impl Fn(&str) -> Vec<String>) -> u64 {
     let mut h = Hash::new();
     h.word(u64::from(FORMAT_VERSION));
     for c in training_constants()
@@ -88,6 +96,11 @@ pub fn key(kb: &KnowledgeBase) -> u64 {
         h.word(q.questions.len() as u64);
         for phrasing in &q.questions {
             h.bytes(phrasing.as_bytes());
+            let tokens = tokenise(phrasing);
+            h.word(tokens.len() as u64);
+            for t in &tokens {
+                h.bytes(t.as_bytes());
+            }
         }
     }
     h.0
@@ -354,5 +367,21 @@ mod tests {
         let q = moved.qnas[0].questions.pop().unwrap();
         moved.qnas[1].questions.insert(0, q);
         assert_ne!(key(&moved), k);
+    }
+
+    /// The same phrasings tokenised differently must not share a model: a
+    /// build whose tokeniser changed gets another key for an unchanged KB.
+    #[test]
+    fn the_key_follows_the_tokens() {
+        let kb = crate::import::parse_tsv(
+            "Question\tAnswer\tSource\tMetadata\nthat's it\tOk.\ts\t\n",
+            "t.tsv",
+        )
+        .unwrap();
+        let all = |s: &str| text::Rules::ALL.tokens(s);
+        let core = |s: &str| text::Rules::CORE.tokens(s);
+        assert_ne!(all("that's it"), core("that's it"));
+        assert_eq!(key_with(&kb, all), key(&kb));
+        assert_ne!(key_with(&kb, core), key(&kb));
     }
 }
