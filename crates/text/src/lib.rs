@@ -7,46 +7,125 @@
 /// Contractions and chat spellings whose expansion carries meaning of its
 /// own (negations, requests, "i"): both rule sets.
 const CORE: &[(&str, &str)] = &[
-    ("what's", "what is"),
-    ("whats", "what is"),
-    ("i'm", "i am"),
-    ("im", "i am"),
-    ("i'd", "i would"),
+    ("can't", "can not"),
+    ("cannot", "can not"),
+    ("cant", "can not"),
     ("don't", "do not"),
     ("dont", "do not"),
-    ("can't", "can not"),
-    ("cant", "can not"),
-    ("cannot", "can not"),
-    ("won't", "will not"),
-    ("let's", "let us"),
-    ("wanna", "want to"),
     ("gotta", "got to"),
-    ("u", "you"),
+    ("i'd", "i would"),
+    ("i'm", "i am"),
+    ("im", "i am"),
+    ("let's", "let us"),
     ("pls", "please"),
     ("plz", "please"),
+    ("u", "you"),
+    ("wanna", "want to"),
+    ("what's", "what is"),
+    ("whats", "what is"),
+    ("won't", "will not"),
 ];
 
 /// Contractions that expand to function words ("it is", "you are") and
 /// chat spellings of them: only [`Rules::ALL`].
 const FUNCTION_WORDS: &[(&str, &str)] = &[
-    ("you're", "you are"),
-    ("youre", "you are"),
-    ("it's", "it is"),
-    ("that's", "that is"),
-    ("who's", "who is"),
-    ("how's", "how is"),
-    ("where's", "where is"),
-    ("isn't", "is not"),
     ("aren't", "are not"),
-    ("doesn't", "does not"),
     ("didn't", "did not"),
-    ("you've", "you have"),
-    ("i've", "i have"),
-    ("i'll", "i will"),
-    ("you'll", "you will"),
+    ("doesn't", "does not"),
     ("gonna", "going to"),
-    ("ur", "your"),
+    ("how's", "how is"),
+    ("i'll", "i will"),
+    ("i've", "i have"),
+    ("isn't", "is not"),
+    ("it's", "it is"),
     ("r", "are"),
+    ("that's", "that is"),
+    ("ur", "your"),
+    ("where's", "where is"),
+    ("who's", "who is"),
+    ("you'll", "you will"),
+    ("you're", "you are"),
+    ("you've", "you have"),
+    ("youre", "you are"),
+];
+
+/// Chat shorthand and British spellings, written out as the KB's phrasings
+/// mostly write them ("idk", "wdym", "gn", "favourite"): only [`Rules::ALL`],
+/// for the same reason as [`FUNCTION_WORDS`]. A common list, not one fitted
+/// to a KB.
+const CHAT: &[(&str, &str)] = &[
+    ("2day", "today"),
+    ("2morrow", "tomorrow"),
+    ("abt", "about"),
+    ("apologise", "apologize"),
+    ("b4", "before"),
+    ("bday", "birthday"),
+    ("bf", "boyfriend"),
+    ("brb", "be right back"),
+    ("btw", "by the way"),
+    ("centre", "center"),
+    ("colour", "color"),
+    ("convo", "conversation"),
+    ("coz", "because"),
+    ("cuz", "because"),
+    ("cya", "see you"),
+    ("dunno", "do not know"),
+    ("fav", "favorite"),
+    ("fave", "favorite"),
+    ("favourite", "favorite"),
+    ("g2g", "got to go"),
+    ("gf", "girlfriend"),
+    ("gimme", "give me"),
+    ("gm", "good morning"),
+    ("gn", "good night"),
+    ("gr8", "great"),
+    ("gtg", "got to go"),
+    ("gud", "good"),
+    ("hbu", "how about you"),
+    ("hru", "how are you"),
+    ("humour", "humor"),
+    ("idc", "i do not care"),
+    ("idk", "i do not know"),
+    ("ily", "i love you"),
+    ("imo", "in my opinion"),
+    ("k", "ok"),
+    ("kinda", "kind of"),
+    ("kk", "ok"),
+    ("l8r", "later"),
+    ("lemme", "let me"),
+    ("lmk", "let me know"),
+    ("luv", "love"),
+    ("msg", "message"),
+    ("mum", "mom"),
+    ("nite", "night"),
+    ("np", "no problem"),
+    ("nvm", "never mind"),
+    ("omg", "oh my god"),
+    ("organise", "organize"),
+    ("pic", "picture"),
+    ("ppl", "people"),
+    ("realise", "realize"),
+    ("recognise", "recognize"),
+    ("rn", "right now"),
+    ("sorta", "sort of"),
+    ("srry", "sorry"),
+    ("sry", "sorry"),
+    ("sup", "what is up"),
+    ("tbh", "to be honest"),
+    ("thanx", "thanks"),
+    ("thnx", "thanks"),
+    ("thx", "thanks"),
+    ("tmr", "tomorrow"),
+    ("tmrw", "tomorrow"),
+    ("ttyl", "talk to you later"),
+    ("ty", "thank you"),
+    ("wassup", "what is up"),
+    ("wbu", "what about you"),
+    ("wdym", "what do you mean"),
+    ("whatcha", "what are you"),
+    ("whatsup", "what is up"),
+    ("wyd", "what are you doing"),
+    ("y", "why"),
 ];
 
 /// Which contractions a tokeniser expands.
@@ -65,17 +144,18 @@ pub struct Rules {
 impl Rules {
     /// Every expansion: the QnA knowledge base, and [`tokens`].
     pub const ALL: Rules = Rules {
-        tables: &[CORE, FUNCTION_WORDS],
+        tables: &[CORE, FUNCTION_WORDS, CHAT],
     };
     /// Only the expansions that carry meaning: language understanding.
     pub const CORE: Rules = Rules { tables: &[CORE] };
 
+    /// Each table is sorted by its key (a test checks): a binary search.
     fn expansion(&self, w: &str) -> Option<&'static str> {
-        self.tables
-            .iter()
-            .flat_map(|t| t.iter())
-            .find(|(k, _)| *k == w)
-            .map(|(_, e)| *e)
+        self.tables.iter().find_map(|t| {
+            t.binary_search_by(|(k, _)| (*k).cmp(w))
+                .ok()
+                .map(|i| t[i].1)
+        })
     }
 
     /// The normalised word tokens of a text.
@@ -201,6 +281,35 @@ mod tests {
         assert_eq!(core("don't, pls"), ["do", "not", "please"]);
         assert_eq!(core("talking to agents"), tokens("talking to agents"));
         assert_eq!(Rules::CORE.normalize("ur it's"), "ur its");
+    }
+
+    #[test]
+    fn tables_are_sorted_and_their_keys_unique() {
+        let mut all: Vec<&str> = Vec::new();
+        for table in [CORE, FUNCTION_WORDS, CHAT] {
+            assert!(
+                table.windows(2).all(|w| w[0].0 < w[1].0),
+                "a table out of order: the binary search would miss words"
+            );
+            all.extend(table.iter().map(|(k, _)| *k));
+        }
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n, "a word expanded by two tables");
+    }
+
+    #[test]
+    fn chat_shorthand_is_written_out_for_the_kb_only() {
+        assert_eq!(tokens("idk"), ["i", "do", "not", "know"]);
+        assert_eq!(normalize("gn!"), "good night");
+        assert_eq!(normalize("ur favourite colour"), "your favorite color");
+        assert_eq!(normalize("wdym"), normalize("what do you mean"));
+        // Every expansion of every table is found.
+        for (w, e) in CORE.iter().chain(FUNCTION_WORDS).chain(CHAT) {
+            assert_eq!(Rules::ALL.normalize(w), *e, "{w}");
+        }
+        assert_eq!(Rules::CORE.tokens("idk"), ["idk"]);
     }
 
     #[test]
