@@ -16,6 +16,7 @@
 
 use std::cell::RefCell;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tantivy::collector::TopDocs;
@@ -100,6 +101,8 @@ pub struct EmbeddedIndex {
     times: BuildTimes,
     /// Recent rankings: built with the index, so a reload starts empty.
     cache: RankCache,
+    /// Rankings that asked BM25 (see `bm25_queries`).
+    bm25_queries: AtomicU64,
 }
 
 fn index_err(e: tantivy::TantivyError) -> QnaError {
@@ -317,6 +320,7 @@ impl EmbeddedIndex {
             calibration,
             tuning,
             cache: RankCache::new(rank_cache::ENTRIES),
+            bm25_queries: AtomicU64::new(0),
             build_time: start.elapsed(),
             times: BuildTimes {
                 prepare,
@@ -368,6 +372,7 @@ impl EmbeddedIndex {
     /// Best BM25 score per answer among the top hits, into `best` (one slot
     /// per answer); returns the best of them all.
     fn bm25(&self, tokens: &[String], best: &mut Vec<f32>) -> Result<f32, QnaError> {
+        self.bm25_queries.fetch_add(1, Ordering::Relaxed);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(tokens.len() * 2);
         for (n, t) in tokens.iter().enumerate() {
             if tokens[..n].contains(t) {
@@ -436,6 +441,13 @@ impl EmbeddedIndex {
                 .map(|r| r.iter().map(|&(i, c)| (i as u32, c)).collect::<Box<[_]>>())
         })?;
         Ok(kept.iter().map(|&(i, c)| (i as usize, c)).collect())
+    }
+
+    /// How many rankings have asked BM25 since the build: the part of a new
+    /// question's cost that the ranking skips when it cannot change the
+    /// answers returned.
+    pub fn bm25_queries(&self) -> u64 {
+        self.bm25_queries.load(Ordering::Relaxed)
     }
 
     /// How often `rank` found a question's ranking already made.

@@ -78,6 +78,55 @@ async fn emulator_gets_trace_activities_others_do_not() {
     assert_eq!(body["activities"][1]["value"]["knowledgeBaseId"], "sample");
 }
 
+/// A channel shows one answer; the Emulator's trace lists up to three. The
+/// bot asks the knowledge base for what it shows, and the channel's answer
+/// is the trace's first.
+#[tokio::test]
+async fn the_kb_is_asked_for_as_many_answers_as_are_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = RecordingKb::start().await;
+    let env = kb.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let bot = BotProcess::start(dir.path(), &env);
+
+    let mut a = expect_replies(message("k1", "conv-top", "u1", "What is the VPN address?"));
+    a["channelId"] = json!("webchat");
+    let body: Value = post(&bot, &a).await.json().await.unwrap();
+    assert_eq!(body["activities"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["activities"][0]["text"], "Connect to vpn.contoso.com.");
+
+    let mut a = expect_replies(message(
+        "k2",
+        "conv-top-em",
+        "u1",
+        "What is the VPN address?",
+    ));
+    a["channelId"] = json!("emulator");
+    let body: Value = post(&bot, &a).await.json().await.unwrap();
+    let activities = body["activities"].as_array().unwrap();
+    let trace = activities
+        .iter()
+        .find(|a| a["name"] == "QnAMaker")
+        .unwrap_or_else(|| panic!("no QnAMaker trace: {body}"));
+    assert_eq!(trace["value"]["top"], 3);
+    let listed = trace["value"]["queryResults"].as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{trace}");
+    assert_eq!(listed[0]["answer"], "Connect to vpn.contoso.com.");
+    assert_eq!(
+        activities.last().unwrap()["text"],
+        "Connect to vpn.contoso.com."
+    );
+
+    let asked: Vec<Value> = kb
+        .asked
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| b["top"].clone())
+        .collect();
+    assert_eq!(asked, [json!(1), json!(3)]);
+}
+
 #[tokio::test]
 async fn an_activity_the_bot_does_not_handle_gets_an_empty_expected_replies_list() {
     let dir = tempfile::tempdir().unwrap();

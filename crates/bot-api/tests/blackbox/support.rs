@@ -373,6 +373,70 @@ impl Drop for SlowKb {
     }
 }
 
+/// A remote knowledge base (the documented `POST
+/// /language/:query-knowledgebases` API) that keeps every request body and
+/// answers with at most the `top` answers asked for, of two it holds.
+pub struct RecordingKb {
+    pub url: String,
+    pub asked: Arc<Mutex<Vec<Value>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RecordingKb {
+    pub async fn start() -> Self {
+        let asked: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let kept = asked.clone();
+        let app = Router::new().without_v07_checks().route(
+            "/language/:query-knowledgebases",
+            axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+                let kept = kept.clone();
+                async move {
+                    let top = body["top"].as_u64().unwrap_or(3) as usize;
+                    kept.lock().unwrap().push(body);
+                    let answer = |id: u64, text: &str, score: f64| {
+                        json!({
+                            "questions": ["What is the VPN address?"], "answer": text,
+                            "confidenceScore": score, "id": id, "source": "Editorial",
+                            "metadata": {}, "dialog": {"isContextOnly": false, "prompts": []},
+                        })
+                    };
+                    let answers: Vec<Value> = [
+                        answer(1, "Connect to vpn.contoso.com.", 0.93),
+                        answer(2, "Ask the service desk.", 0.41),
+                    ]
+                    .into_iter()
+                    .take(top)
+                    .collect();
+                    axum::Json(json!({ "answers": answers }))
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { url, asked, task }
+    }
+
+    /// Settings that make the bot ask this KB.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("BOT__QNA__KIND", "cqa".into()),
+            ("BOT__QNA__ENDPOINTS", self.url.clone()),
+            ("BOT__QNA__KEY", "recording-kb-key".into()),
+            ("BOT__QNA__PROJECT_NAME", "faq".into()),
+            ("BOT__QNA__RETRIES", "0".into()),
+        ]
+    }
+}
+
+impl Drop for RecordingKb {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// A bot that must not start: what it said before it exited. A bot that
 /// is still running after 30 s fails the test (and is stopped).
 pub fn start_refused(state_dir: &Path, env: &[(&str, &str)]) -> String {
