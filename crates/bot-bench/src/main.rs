@@ -186,6 +186,13 @@ async fn main() -> anyhow::Result<()> {
                     None => None,
                 };
                 let proc_ready_ms = proc.start_to_ready.as_secs_f64() * 1e3;
+                // The start's peak, then the load's alone: a start that
+                // trains the KB peaks higher than the load, and a shipped
+                // snapshot does away with that.
+                let start_rss = proc.peak_rss_bytes();
+                if !proc.reset_peak_rss() {
+                    eprintln!("cannot reset the bot's peak RSS: RSS MB includes its start");
+                }
                 // CPU is read over the measured window only, for the bot and
                 // for this load generator (which shares the machine's cores).
                 let load = tokio::spawn(async move { load::run(&cfg).await });
@@ -208,6 +215,7 @@ async fn main() -> anyhow::Result<()> {
                 let mut row =
                     report::Row::new(target.name(), *mode, round, &outcome, peak_rss, cpu, sunk);
                 row.start_to_ready_ms = proc_ready_ms;
+                row.start_peak_rss_mb = start_rss as f64 / (1024.0 * 1024.0);
                 row.client_cpu_cores = client_cpu / args.duration.max(1) as f64;
                 results.push(row);
             }

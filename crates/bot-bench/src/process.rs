@@ -115,6 +115,15 @@ impl BotUnderTest {
         status_bytes(self.pid, "VmHWM:")
     }
 
+    /// Sets the peak resident set back to what is resident now, so the
+    /// next `peak_rss_bytes` is the peak of what runs from here (the load)
+    /// and not of the start (which may train the KB, and maps the
+    /// program's start code). False where the kernel does not allow it.
+    pub fn reset_peak_rss(&self) -> bool {
+        // "5" resets the high-water mark (proc(5), /proc/pid/clear_refs).
+        std::fs::write(format!("/proc/{}/clear_refs", self.pid), "5").is_ok()
+    }
+
     pub fn pid(&self) -> u32 {
         self.pid
     }

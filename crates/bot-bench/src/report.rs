@@ -17,7 +17,10 @@ pub struct Row {
     pub ok: u64,
     pub errors: u64,
     pub replies_at_sink: u64,
+    /// Peak RSS from the warm-up on (the load's), MiB.
     pub peak_rss_mb: f64,
+    /// Peak RSS of the start, until ready, MiB.
+    pub start_peak_rss_mb: f64,
     pub cpu_cores: f64,
     /// Bot CPU time per answered request: steadier than req/s on a shared
     /// machine, since other load slows the clock but not the work.
@@ -56,13 +59,14 @@ impl Row {
             cpu_us_per_request: cpu_seconds * 1e6 / (o.ok.max(1) as f64),
             client_cpu_cores: 0.0,
             start_to_ready_ms: 0.0,
+            start_peak_rss_mb: 0.0,
         }
     }
 }
 
 pub fn print(rows: &[Row]) {
     println!(
-        "{:<14} {:<14} {:>5} {:>10} {:>8} {:>8} {:>9} {:>8} {:>9} {:>6} {:>7} {:>7} {:>8}",
+        "{:<14} {:<14} {:>5} {:>10} {:>8} {:>8} {:>9} {:>8} {:>9} {:>6} {:>7} {:>7} {:>8} {:>8}",
         "target",
         "mode",
         "round",
@@ -75,11 +79,12 @@ pub fn print(rows: &[Row]) {
         "CPU",
         "us/req",
         "client",
-        "ready ms"
+        "ready ms",
+        "start MB"
     );
     for r in rows {
         println!(
-            "{:<14} {:<14} {:>5} {:>10.0} {:>8.2} {:>8.2} {:>9.2} {:>8} {:>9.1} {:>6.2} {:>7.0} {:>7.2} {:>8.0}",
+            "{:<14} {:<14} {:>5} {:>10.0} {:>8.2} {:>8.2} {:>9.2} {:>8} {:>9.1} {:>6.2} {:>7.0} {:>7.2} {:>8.0} {:>8.1}",
             r.target,
             format!("{:?}", r.mode),
             r.round,
@@ -92,7 +97,8 @@ pub fn print(rows: &[Row]) {
             r.cpu_cores,
             r.cpu_us_per_request,
             r.client_cpu_cores,
-            r.start_to_ready_ms
+            r.start_to_ready_ms,
+            r.start_peak_rss_mb
         );
     }
     // Ratios of ours to the reference, per mode, from rows of the same run.
