@@ -209,13 +209,9 @@ impl ChannelServer {
         let app = Router::new()
             .fallback(axum::routing::post(record))
             .with_state(captured.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr: SocketAddr = listener.local_addr().unwrap();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (base, task) = serve_stand_in(app).await;
         Self {
-            url: format!("http://{addr}/channel-prefix/"),
+            url: format!("{base}/channel-prefix/"),
             captured,
             task,
         }
@@ -316,6 +312,37 @@ pub fn of_type<'a>(got: &'a [Captured], kind: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// One answer in the documented `:query-knowledgebases` response shape.
+fn cqa_answer(id: u64, text: &str, score: f64) -> Value {
+    json!({
+        "questions": ["What is the VPN address?"], "answer": text,
+        "confidenceScore": score, "id": id, "source": "Editorial", "metadata": {},
+        "dialog": {"isContextOnly": false, "prompts": []},
+    })
+}
+
+/// Serves a stand-in on a port the OS picks: its base URL and its task.
+async fn serve_stand_in(app: Router) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, task)
+}
+
+/// Settings that make the bot ask a CQA stand-in at `url`, once per turn.
+fn cqa_env(url: &str, key: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("BOT__QNA__KIND", "cqa".into()),
+        ("BOT__QNA__ENDPOINTS", url.to_string()),
+        ("BOT__QNA__KEY", key.into()),
+        ("BOT__QNA__PROJECT_NAME", "faq".into()),
+        ("BOT__QNA__TIMEOUT_MS", "10000".into()),
+        ("BOT__QNA__RETRIES", "0".into()),
+    ]
+}
+
 /// A remote knowledge base (Azure AI Language question answering, the
 /// documented `POST /language/:query-knowledgebases` API) that holds each
 /// answer until `ready()` says so (or 5 s pass): a slow KB whose slowness
@@ -338,32 +365,17 @@ impl SlowKb {
                     while !ready() && std::time::Instant::now() < until {
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
-                    axum::Json(json!({"answers": [{
-                        "questions": ["What is the VPN address?"], "answer": answer,
-                        "confidenceScore": 0.93, "id": 1, "source": "Editorial", "metadata": {},
-                        "dialog": {"isContextOnly": false, "prompts": []},
-                    }]}))
+                    axum::Json(json!({"answers": [cqa_answer(1, &answer, 0.93)]}))
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (url, task) = serve_stand_in(app).await;
         Self { url, task }
     }
 
     /// Settings that make the bot ask this KB.
     pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("BOT__QNA__KIND", "cqa".into()),
-            ("BOT__QNA__ENDPOINTS", self.url.clone()),
-            ("BOT__QNA__KEY", "slow-kb-key".into()),
-            ("BOT__QNA__PROJECT_NAME", "faq".into()),
-            ("BOT__QNA__TIMEOUT_MS", "10000".into()),
-            ("BOT__QNA__RETRIES", "0".into()),
-        ]
+        cqa_env(&self.url, "slow-kb-key")
     }
 }
 
@@ -393,16 +405,9 @@ impl RecordingKb {
                 async move {
                     let top = body["top"].as_u64().unwrap_or(3) as usize;
                     kept.lock().unwrap().push(body);
-                    let answer = |id: u64, text: &str, score: f64| {
-                        json!({
-                            "questions": ["What is the VPN address?"], "answer": text,
-                            "confidenceScore": score, "id": id, "source": "Editorial",
-                            "metadata": {}, "dialog": {"isContextOnly": false, "prompts": []},
-                        })
-                    };
                     let answers: Vec<Value> = [
-                        answer(1, "Connect to vpn.contoso.com.", 0.93),
-                        answer(2, "Ask the service desk.", 0.41),
+                        cqa_answer(1, "Connect to vpn.contoso.com.", 0.93),
+                        cqa_answer(2, "Ask the service desk.", 0.41),
                     ]
                     .into_iter()
                     .take(top)
@@ -411,23 +416,13 @@ impl RecordingKb {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (url, task) = serve_stand_in(app).await;
         Self { url, asked, task }
     }
 
     /// Settings that make the bot ask this KB.
     pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("BOT__QNA__KIND", "cqa".into()),
-            ("BOT__QNA__ENDPOINTS", self.url.clone()),
-            ("BOT__QNA__KEY", "recording-kb-key".into()),
-            ("BOT__QNA__PROJECT_NAME", "faq".into()),
-            ("BOT__QNA__RETRIES", "0".into()),
-        ]
+        cqa_env(&self.url, "recording-kb-key")
     }
 }
 
