@@ -239,7 +239,9 @@ impl EmbeddedIndex {
         let prepare = start.elapsed();
 
         let model_start = Instant::now();
-        let key = snapshot.map(|_| snapshot::key(&kb));
+        // From the tokens just made, in the KB's order: not tokenised again.
+        let key =
+            snapshot.map(|_| snapshot::key_of(&kb, phrasings.iter().map(|(t, _)| t.as_slice())));
         let loaded = match (snapshot, key) {
             (Some(path), Some(key)) => match snapshot::load(path, key, kb.qnas.len()) {
                 Lookup::Found(model, calibration) => Some((model, calibration)),
