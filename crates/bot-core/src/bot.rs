@@ -168,14 +168,15 @@ impl Bot {
         // confident answer among them means the user followed one, and the
         // intent recogniser must not take "Work account" for a request for
         // help. Anything else leaves the flow and is asked afresh.
-        // A channel shows one answer; only the Emulator's trace lists more.
-        // Asking for what is shown is cheaper: the embedded KB skips BM25
-        // when its first answer is clear of the second, where with three
-        // the close runners-up keep it in, so a new question ranks in a
-        // fifth of the time (`eval`: 9-10 against 52-54 µs p50). The first
-        // answer is the same either way (the KB's quality test holds both).
         let mut query = QnaQuery {
             question: question.to_string(),
+            // A channel shows one answer; only the Emulator's trace lists
+            // more. Asking for what is shown is cheaper: the embedded KB
+            // skips BM25 when its first answer is clear of the second, where
+            // with three the close runners-up keep it in, so a new question
+            // ranks in a fifth of the time (`eval`: 9-10 against 52-54 µs
+            // p50). The first answer is the same either way (the KB's
+            // quality test holds both).
             top: if activity.channel_id() == "emulator" {
                 TRACE_TOP
             } else {
