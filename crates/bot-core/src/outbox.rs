@@ -185,16 +185,22 @@ pub async fn send(
 }
 
 /// Writes an outbox's progress into the conversation document (with its
-/// eTag, onto a fresh read when someone else wrote in between).
+/// eTag, onto a fresh read when someone else wrote in between). `known`:
+/// the document as this instance last wrote it, tried first instead of a
+/// read (a stale one fails its eTag and the next try reads).
 pub async fn mark(
     engine: &Arc<Engine>,
     conv_key: &str,
     activity_id: &str,
     progress: Progress,
     claim: Option<&Claim>,
+    mut known: Option<ConversationState>,
 ) -> Result<(), CoreError> {
     for _ in 0..engine.max_turn_attempts {
-        let mut conversation = read(engine, conv_key).await?;
+        let mut conversation = match known.take() {
+            Some(c) => c,
+            None => read(engine, conv_key).await?,
+        };
         if !conversation.update_outbox(activity_id, progress, claim) {
             return Ok(());
         }
@@ -320,6 +326,7 @@ pub async fn resend(
         activity_id,
         sending.progress,
         Some(&claim),
+        None,
     )
     .await?;
     Ok(sending.pending)
@@ -345,6 +352,8 @@ pub async fn flush(
 
 /// After the answer to the channel: the turn's progress is written while
 /// this conversation stays locked, so the next turn here sees it.
+/// `committed`: the document the turn's commit wrote, which the progress
+/// write starts from (nothing in this process wrote it since: the lock).
 pub fn finish(
     engine: &Arc<Engine>,
     guard: ConversationGuard,
@@ -352,13 +361,22 @@ pub fn finish(
     activity_id: String,
     sending: &Sending,
     claim: Claim,
+    committed: Option<ConversationState>,
 ) {
     let engine = engine.clone();
     let progress = sending.progress;
     let retry = sending.pending.is_some();
     engine.outbox.marking.fetch_add(1, Ordering::SeqCst);
     tokio::spawn(async move {
-        let marked = mark(&engine, &conv_key, &activity_id, progress, Some(&claim)).await;
+        let marked = mark(
+            &engine,
+            &conv_key,
+            &activity_id,
+            progress,
+            Some(&claim),
+            committed,
+        )
+        .await;
         drop(guard);
         engine.outbox.marking.fetch_sub(1, Ordering::SeqCst);
         engine.outbox.marked.notify_waiters();

@@ -43,6 +43,19 @@ impl StateDoc {
         }
     }
 
+    /// The document a write stored, under the eTag it was stored with: what
+    /// a read would now give, without reading or parsing it again.
+    pub fn committed(change: Change, etag: String) -> Self {
+        Self {
+            key: change.key,
+            doc: match change.document {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            },
+            etag: Some(etag),
+        }
+    }
+
     /// The write that saves this document only if nobody else has since.
     pub fn to_change(&self) -> Change {
         self.clone().into_change()

@@ -29,6 +29,9 @@ pub enum TurnOutcome {
     Ran {
         replies: Vec<Activity>,
         claim: Option<Claim>,
+        /// With a claim: the conversation document as committed, for the
+        /// outbox's progress write (see `outbox::finish`).
+        committed: Option<ConversationState>,
     },
     /// The activity was already processed: what its record says.
     Redelivered(Processed),
@@ -144,17 +147,27 @@ pub async fn run(
 
         // The conversation document is the turn's commit point: it carries the
         // processed-activity record, so it is written first and conditionally.
-        let write = engine
-            .storage
-            .write(vec![conversation.0.into_change()])
-            .instrument(tracing::info_span!(
-                "state.write",
-                attempt,
-                document = "conversation"
-            ))
-            .await;
-        match write {
-            Ok(_) => {}
+        // When replies go to the channel, the document is kept: the progress
+        // written after sending them starts from it instead of a read.
+        let change = conversation.0.into_change();
+        let span = tracing::info_span!("state.write", attempt, document = "conversation");
+        let (write, kept) = if claim.is_some() {
+            let write = engine
+                .storage
+                .write_ref(std::slice::from_ref(&change))
+                .instrument(span)
+                .await;
+            (write, Some(change))
+        } else {
+            (
+                engine.storage.write(vec![change]).instrument(span).await,
+                None,
+            )
+        };
+        let committed = match write {
+            Ok(etags) => kept
+                .zip(etags.into_iter().next())
+                .map(|(change, etag)| ConversationState(StateDoc::committed(change, etag))),
             Err(StorageError::Conflict { .. }) => {
                 engine.observer.etag_conflict("conversation");
                 tracing::debug!(
@@ -166,12 +179,16 @@ pub async fn run(
                 continue;
             }
             Err(e) => return Err(e.into()),
-        }
+        };
         if user_key.is_some() && user.doc != user_before {
             save_user_changes(engine, &user, &user_before).await?;
         }
         return Ok(Turn {
-            outcome: TurnOutcome::Ran { replies, claim },
+            outcome: TurnOutcome::Ran {
+                replies,
+                claim,
+                committed,
+            },
             conv_key,
             guard,
         });

@@ -193,25 +193,27 @@ impl Storage for CachedStorage {
     }
 
     async fn write(&self, changes: Vec<Change>) -> Result<Vec<String>, StorageError> {
+        // The documents are freed here, after the cache's lock is let go.
+        self.write_ref(&changes).await
+    }
+
+    /// Leaves the documents with the caller: the turn keeps the one it
+    /// committed for its outbox's progress write, instead of parsing it
+    /// back from the text kept here.
+    async fn write_ref(&self, changes: &[Change]) -> Result<Vec<String>, StorageError> {
         // The backend hands back the text it stored, which the cache keeps.
-        match self.inner.write_text(&changes).await {
+        match self.inner.write_text(changes).await {
             Ok(written) => {
                 let mut etags = Vec::with_capacity(written.len());
-                // The parsed documents are freed after the lock is let go.
-                let mut documents = Vec::with_capacity(written.len());
-                {
-                    let mut entries = self.entries();
-                    for (change, w) in changes.into_iter().zip(written) {
-                        etags.push(w.etag.clone());
-                        let stored = Stored {
-                            text: w.text,
-                            etag: w.etag,
-                        };
-                        entries.insert(change.key, Entry::Present(Arc::new(stored)));
-                        documents.push(change.document);
-                    }
+                let mut entries = self.entries();
+                for (change, w) in changes.iter().zip(written) {
+                    etags.push(w.etag.clone());
+                    let stored = Stored {
+                        text: w.text,
+                        etag: w.etag,
+                    };
+                    entries.insert(change.key.clone(), Entry::Present(Arc::new(stored)));
                 }
-                drop(documents);
                 Ok(etags)
             }
             Err(e) => {

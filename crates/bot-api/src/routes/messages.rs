@@ -97,8 +97,12 @@ pub async fn post(
         guard,
     } = turn::run(engine, &activity, deadline).await?;
     let activity_id = activity.id.clone().unwrap_or_default();
-    let (replies, claim) = match outcome {
-        TurnOutcome::Ran { replies, claim } => (replies, claim),
+    let (replies, claim, committed) = match outcome {
+        TurnOutcome::Ran {
+            replies,
+            claim,
+            committed,
+        } => (replies, claim, committed),
         TurnOutcome::Redelivered(record) if expect_replies => {
             drop(guard);
             return Ok(expected_replies(
@@ -139,9 +143,15 @@ pub async fn post(
         .instrument(tracing::info_span!("replies", count = replies.len()))
         .await;
     match claim {
-        Some(claim) if !replies.is_empty() && !activity_id.is_empty() => {
-            outbox::finish(engine, guard, conv_key, activity_id, &sending, claim)
-        }
+        Some(claim) if !replies.is_empty() && !activity_id.is_empty() => outbox::finish(
+            engine,
+            guard,
+            conv_key,
+            activity_id,
+            &sending,
+            claim,
+            committed,
+        ),
         _ => drop(guard),
     }
     match sending.pending {

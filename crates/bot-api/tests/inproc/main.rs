@@ -8,6 +8,7 @@ mod harness;
 mod channel_auth;
 mod directline;
 mod lu_dispatch;
+mod outbox_progress;
 mod probes;
 mod serve_mode;
 mod storage;
