@@ -74,37 +74,22 @@ impl ConnectorClient {
         service_url: &str,
         conversation_id: Option<&str>,
     ) -> Result<String, SchemaError> {
-        Self::connector_url(service_url, conversation_id, "").map(String::from)
-    }
-
-    /// `conversations_url` followed by `tail` (already encoded), as the URL
-    /// a request is sent to. serviceUrl is parsed once, here: its host's
-    /// parse (IDNA) was the larger part of building a reply's URL, and
-    /// building it as a string made the HTTP client parse it all again.
-    pub(crate) fn connector_url(
-        service_url: &str,
-        conversation_id: Option<&str>,
-        tail: &str,
-    ) -> Result<reqwest::Url, SchemaError> {
-        let invalid = |reason: String| SchemaError::InvalidServiceUrl {
-            url: service_url.to_string(),
-            reason,
-        };
-        let mut url = reqwest::Url::parse(service_url).map_err(|e| invalid(e.to_string()))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(invalid("not an http(s) URL with a host".to_string()));
+        let parsed =
+            reqwest::Url::parse(service_url).map_err(|e| SchemaError::InvalidServiceUrl {
+                url: service_url.to_string(),
+                reason: e.to_string(),
+            })?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(SchemaError::InvalidServiceUrl {
+                url: service_url.to_string(),
+                reason: "not an http(s) URL with a host".to_string(),
+            });
         }
-        let mut path = String::with_capacity(url.path().len() + 64 + tail.len());
-        path.push_str(url.path().trim_end_matches('/'));
-        path.push_str("/v3/conversations");
+        let mut url = format!("{}/v3/conversations", service_url.trim_end_matches('/'));
         if let Some(id) = conversation_id {
-            path.push('/');
-            path.push_str(&encode_uri_component(id));
+            url.push('/');
+            url.push_str(&encode_uri_component(id));
         }
-        path.push_str(tail);
-        // Only the path is parsed again; encodeURIComponent's output is
-        // all characters a path keeps as they are.
-        url.set_path(&path);
         Ok(url)
     }
 
@@ -112,10 +97,6 @@ impl ConnectorClient {
     /// `{serviceUrl}/v3/conversations/{conversationId}/activities[/{replyToId}]`,
     /// each segment percent-encoded on its own and any path inside serviceUrl kept.
     pub fn activity_url(activity: &Activity) -> Result<String, SchemaError> {
-        Self::post_url(activity).map(String::from)
-    }
-
-    fn post_url(activity: &Activity) -> Result<reqwest::Url, SchemaError> {
         let service_url = activity
             .service_url
             .as_deref()
@@ -123,12 +104,13 @@ impl ConnectorClient {
         let conversation_id = activity
             .conversation_id()
             .ok_or(SchemaError::MissingField("conversation.id"))?;
-        let mut tail = String::from("/activities");
+        let mut url = Self::conversations_url(service_url, Some(conversation_id))?;
+        url.push_str("/activities");
         if let Some(reply_to) = activity.reply_to_id.as_deref().filter(|s| !s.is_empty()) {
-            tail.push('/');
-            tail.push_str(&encode_uri_component(reply_to));
+            url.push('/');
+            url.push_str(&encode_uri_component(reply_to));
         }
-        Self::connector_url(service_url, Some(conversation_id), &tail)
+        Ok(url)
     }
 
     /// One try of a Connector request, of at most `timeout`: the body of
@@ -140,7 +122,7 @@ impl ConnectorClient {
     ) -> Result<Vec<u8>, SchemaError> {
         let mut req = self
             .http
-            .request(call.method.clone(), call.url.clone())
+            .request(call.method.clone(), &call.url)
             .timeout(timeout);
         if let Some(id) = call.conversation_id {
             req = req.header("x-ms-conversation-id", id);
@@ -154,7 +136,7 @@ impl ConnectorClient {
             req = req.bearer_auth(token.expose_secret());
         }
         let resp = req.send().await.map_err(|source| SchemaError::Transport {
-            url: call.url.to_string(),
+            url: call.url.clone(),
             source,
         })?;
         let status = resp.status();
@@ -166,7 +148,7 @@ impl ConnectorClient {
                 .and_then(parse_retry_after);
             let body = resp.text().await.unwrap_or_default();
             return Err(SchemaError::Status {
-                url: call.url.to_string(),
+                url: call.url.clone(),
                 status: status.as_u16(),
                 body: body.chars().take(512).collect(),
                 retry_after,
@@ -216,7 +198,7 @@ impl ConnectorClient {
     fn post_activity<'a>(activity: &'a Activity) -> Result<Call<'a>, SchemaError> {
         Ok(Call {
             method: reqwest::Method::POST,
-            url: Self::post_url(activity)?,
+            url: Self::activity_url(activity)?,
             service_url: activity.service_url.as_deref().unwrap_or_default(),
             conversation_id: activity.conversation_id(),
             body: Some(json_body(activity)?),
@@ -255,7 +237,7 @@ impl ConnectorClient {
 /// One Connector request: what [`ConnectorClient::call`] tries.
 pub(crate) struct Call<'a> {
     pub method: reqwest::Method,
-    pub url: reqwest::Url,
+    pub url: String,
     /// Where the bot's token goes (the credentials check it is allowed).
     pub service_url: &'a str,
     pub conversation_id: Option<&'a str>,

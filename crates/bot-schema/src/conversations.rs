@@ -58,15 +58,15 @@ fn activity_url(
     service_url: &str,
     conversation_id: &str,
     activity_id: &str,
-) -> Result<reqwest::Url, SchemaError> {
+) -> Result<String, SchemaError> {
     if activity_id.is_empty() {
         return Err(SchemaError::MissingField("activity id"));
     }
-    ConnectorClient::connector_url(
-        service_url,
-        Some(conversation_id),
-        &format!("/activities/{}", encode_uri_component(activity_id)),
-    )
+    Ok(format!(
+        "{}/activities/{}",
+        ConnectorClient::conversations_url(service_url, Some(conversation_id))?,
+        encode_uri_component(activity_id)
+    ))
 }
 
 fn decode<T: serde::de::DeserializeOwned>(
@@ -138,7 +138,10 @@ impl ConnectorClient {
         policy: &RetryPolicy,
         deadline: Instant,
     ) -> Result<Vec<ChannelAccount>, SchemaError> {
-        let url = Self::connector_url(service_url, Some(conversation_id), "/members")?;
+        let url = format!(
+            "{}/members",
+            Self::conversations_url(service_url, Some(conversation_id))?
+        );
         let call = Call {
             method: reqwest::Method::GET,
             url,
@@ -147,7 +150,7 @@ impl ConnectorClient {
             body: None,
         };
         let body = self.call(&call, policy, deadline).await?;
-        decode(call.url.as_str(), &body, "a list of ChannelAccount")
+        decode(&call.url, &body, "a list of ChannelAccount")
     }
 
     /// createConversation: `POST /v3/conversations`.
@@ -160,13 +163,13 @@ impl ConnectorClient {
     ) -> Result<ConversationResourceResponse, SchemaError> {
         let call = Call {
             method: reqwest::Method::POST,
-            url: Self::connector_url(service_url, None, "")?,
+            url: Self::conversations_url(service_url, None)?,
             service_url,
             conversation_id: None,
             body: Some(json_body(parameters)?),
         };
         let body = self.call(&call, policy, deadline).await?;
-        decode(call.url.as_str(), &body, "a ConversationResourceResponse")
+        decode(&call.url, &body, "a ConversationResourceResponse")
     }
 }
 
@@ -177,9 +180,7 @@ mod tests {
     #[test]
     fn activity_urls_encode_their_segments_and_need_an_id() {
         assert_eq!(
-            activity_url("https://smba.trafficmanager.net/emea/", "a:1;x", "1|2")
-                .unwrap()
-                .as_str(),
+            activity_url("https://smba.trafficmanager.net/emea/", "a:1;x", "1|2").unwrap(),
             "https://smba.trafficmanager.net/emea/v3/conversations/a%3A1%3Bx/activities/1%7C2"
         );
         assert!(matches!(
