@@ -16,7 +16,10 @@ use bot_storage::{
     BlobStorage, CachedStorage, CosmosStorage, MemoryStorage, SqliteStorage, Storage, StorageError,
     TranscriptStore,
 };
-use qna::{Answerer, CqaClient, EmbeddedAnswerer, QnaMakerClient, RemoteSettings, WithFallback};
+use qna::{
+    Answerer, CqaClient, EmbeddedAnswerer, QnaMakerClient, RemoteSettings, SentenceEncoder,
+    WithFallback,
+};
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -161,8 +164,18 @@ async fn check_transcripts_until_they_answer(config: bot_storage::BlobConfig) {
 fn open_embedded(
     kb_path: &std::path::Path,
     cache_dir: Option<&std::path::Path>,
+    encoder_dir: Option<&std::path::Path>,
 ) -> anyhow::Result<Arc<EmbeddedAnswerer>> {
-    let answerer = EmbeddedAnswerer::open_cached(kb_path, cache_dir)
+    let encoder = match encoder_dir {
+        Some(dir) => {
+            let encoder = SentenceEncoder::load(dir)
+                .with_context(|| format!("loading the sentence encoder in {}", dir.display()))?;
+            tracing::info!(dir = %dir.display(), dims = encoder.dims(), "sentence encoder loaded");
+            Some(Arc::new(encoder))
+        }
+        None => None,
+    };
+    let answerer = EmbeddedAnswerer::open_encoded(kb_path, cache_dir, encoder)
         .with_context(|| format!("loading the knowledge base {}", kb_path.display()))?;
     let index = answerer.index();
     tracing::info!(
@@ -183,7 +196,11 @@ fn with_fallback(
     Ok(match &remote.fallback_kb {
         Some(path) => Arc::new(WithFallback::new(
             primary,
-            open_embedded(path, remote.kb_cache_dir.as_deref())?,
+            open_embedded(
+                path,
+                remote.kb_cache_dir.as_deref(),
+                remote.kb_encoder_dir.as_deref(),
+            )?,
         )),
         None => primary,
     })
@@ -206,8 +223,9 @@ pub fn open_answerer(kind: &QnaKind) -> anyhow::Result<Arc<dyn Answerer>> {
             kb_path,
             reload_interval_ms,
             cache_dir,
+            encoder_dir,
         } => {
-            let answerer = open_embedded(kb_path, cache_dir.as_deref())?;
+            let answerer = open_embedded(kb_path, cache_dir.as_deref(), encoder_dir.as_deref())?;
             if *reload_interval_ms > 0 && tokio::runtime::Handle::try_current().is_ok() {
                 answerer.watch(Duration::from_millis(*reload_interval_ms));
             }

@@ -84,13 +84,24 @@ pub struct CompileArgs {
     /// in it (replaced atomically).
     #[arg(long, default_value = DEFAULT_CACHE_DIR)]
     cache_dir: PathBuf,
+    /// The bot's `qna.encoder_dir`, when it has one: the snapshot is then
+    /// the model that weighs the encoder's vectors (keyed by its files).
+    #[arg(long)]
+    encoder_dir: Option<PathBuf>,
 }
 
 /// Trains from scratch (an existing snapshot is not trusted here either)
 /// and writes the snapshot; prints where and what.
 pub fn compile(a: CompileArgs) -> anyhow::Result<ExitCode> {
     let kb = qna::import::load_path(&a.kb)?;
-    let index = EmbeddedIndex::build(kb)?;
+    let encoder = match &a.encoder_dir {
+        Some(dir) => Some(std::sync::Arc::new(
+            qna::SentenceEncoder::load(dir)
+                .with_context(|| format!("loading the sentence encoder in {}", dir.display()))?,
+        )),
+        None => None,
+    };
+    let index = EmbeddedIndex::build_encoded(kb, Default::default(), None, encoder)?;
     let path = qna::snapshot::path_for(&a.cache_dir, &a.kb);
     index
         .write_snapshot(&path)

@@ -6,6 +6,9 @@
 //! answers at the best threshold that keeps 3% wrong.
 //!
 //! cargo run --release -p qna --example cv
+//!
+//! With QNA_ENCODER_DIR set to a sentence encoder's directory (see
+//! scripts/fetch-encoder), the re-ranker weighs its vectors too.
 
 use qna::quality;
 use qna::EmbeddedIndex;
@@ -18,13 +21,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "/../../kb/qna_chitchat_professional.tsv"
     );
     let kb = qna::import::load_path(std::path::Path::new(path))?;
+    let encoder = match std::env::var_os("QNA_ENCODER_DIR") {
+        Some(dir) => Some(std::sync::Arc::new(qna::SentenceEncoder::load(
+            std::path::Path::new(&dir),
+        )?)),
+        None => None,
+    };
     // The held-out part is dropped here, unseen.
     let (train, _) = qna::split::holdout(&kb);
     let mut sums = [0.0f64; 4];
     for k in 0..FOLDS {
         let (indexed, aside) = qna::split::fold(&train, k, FOLDS);
         let cases = quality::held_out_cases(&aside);
-        let index = EmbeddedIndex::build(indexed)?;
+        let index =
+            EmbeddedIndex::build_encoded(indexed, Default::default(), None, encoder.clone())?;
         let at_half = quality::measure(&index, &cases, 0.5)?;
         let top1 = quality::measure(&index, &cases, 0.0)?.right_share();
         let (_, best) = quality::best_threshold(&index, &cases, 0.03)?;

@@ -13,6 +13,9 @@
 //! With QNA_EVAL_MISSES set, every question not answered right at the
 //! threshold is listed with the answer it got.
 //!
+//! With QNA_ENCODER_DIR set to a sentence encoder's directory (see
+//! scripts/fetch-encoder), the re-ranker weighs its vectors too.
+//!
 //! With QNA_CACHE_DIR set, the re-ranker is kept in a snapshot there: the
 //! first run trains and writes it, the next loads it (run twice to see both).
 
@@ -52,7 +55,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cache = std::env::var_os("QNA_CACHE_DIR").map(std::path::PathBuf::from);
     let snapshot = cache.as_deref().map(|d| d.join("eval-holdout.kbsnap"));
     let rss_before = status_kib("VmRSS:");
-    let index = EmbeddedIndex::build_cached(train, tuning, snapshot.as_deref())?;
+    let encoder = match std::env::var_os("QNA_ENCODER_DIR") {
+        Some(dir) => Some(std::sync::Arc::new(qna::SentenceEncoder::load(
+            std::path::Path::new(&dir),
+        )?)),
+        None => None,
+    };
+    let index = EmbeddedIndex::build_encoded(train, tuning, snapshot.as_deref(), encoder.clone())?;
     let rss = status_kib("VmRSS:");
     let peak_build = status_kib("VmHWM:");
     let threshold = 0.5;
@@ -208,7 +217,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let cases = quality::fresh_cases(&kb, &std::fs::read_to_string(fresh_path)?, fresh_path)?;
     let (on, off): (Vec<Case>, Vec<Case>) = cases.into_iter().partition(|c| c.expected.is_some());
-    let full = EmbeddedIndex::build_with(kb, tuning)?;
+    let full = EmbeddedIndex::build_encoded(kb, tuning, None, encoder)?;
     let fresh: Rates = quality::measure(&full, &on, threshold)?;
     let off_rates = quality::measure(&full, &off, threshold)?;
     println!("fresh phrasings at {threshold}:       {fresh}");

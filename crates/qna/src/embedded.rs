@@ -17,8 +17,10 @@
 use std::cell::RefCell;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use encoder::SentenceEncoder;
 use tantivy::collector::TopDocs;
 use tantivy::directory::RamDirectory;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
@@ -27,7 +29,7 @@ use tantivy::{doc, Index, ReloadPolicy, Searcher, Term};
 
 use crate::answerer::{Phrasings, QnaAnswer, QnaQuery};
 use crate::calibration::{self, Calibration, Evidence};
-use crate::classifier::{Classifier, IdMap, Scratch};
+use crate::classifier::{Classifier, Example, IdMap, Scratch};
 use crate::error::QnaError;
 use crate::features;
 use crate::kb::KnowledgeBase;
@@ -91,6 +93,8 @@ pub struct EmbeddedIndex {
     doc_qna: Vec<Vec<u32>>,
     classifier: Classifier,
     calibration: Calibration,
+    /// The sentence encoder the classifier was trained with, if any.
+    encoder: Option<Arc<SentenceEncoder>>,
     /// Key of a normalised phrasing (`features::phrase_key`) -> the one answer
     /// it belongs to.
     exact: IdMap<u32>,
@@ -215,6 +219,18 @@ impl EmbeddedIndex {
         tuning: Tuning,
         snapshot: Option<&Path>,
     ) -> Result<Self, QnaError> {
+        Self::build_encoded(kb, tuning, snapshot, None)
+    }
+
+    /// `build_cached`, with a sentence encoder whose vectors the re-ranker
+    /// weighs next to the words: each phrasing is embedded to train (only
+    /// when no snapshot holds the model), and each new question to rank.
+    pub fn build_encoded(
+        kb: KnowledgeBase,
+        tuning: Tuning,
+        snapshot: Option<&Path>,
+        encoder: Option<Arc<SentenceEncoder>>,
+    ) -> Result<Self, QnaError> {
         let start = Instant::now();
         let mut phrasings = Vec::with_capacity(kb.question_count());
         let mut exact: IdMap<Option<u32>> = IdMap::default();
@@ -240,10 +256,22 @@ impl EmbeddedIndex {
 
         let model_start = Instant::now();
         // From the tokens just made, in the KB's order: not tokenised again.
-        let key =
-            snapshot.map(|_| snapshot::key_of(&kb, phrasings.iter().map(|(t, _)| t.as_slice())));
+        let fingerprint = encoder.as_ref().map(|e| e.fingerprint());
+        let key = snapshot.map(|_| {
+            snapshot::key_of(
+                &kb,
+                phrasings.iter().map(|(t, _)| t.as_slice()),
+                fingerprint,
+            )
+        });
         let loaded = match (snapshot, key) {
             (Some(path), Some(key)) => match snapshot::load(path, key, kb.qnas.len()) {
+                Lookup::Found(model, _)
+                    if model.dense_dims() != encoder.as_ref().map_or(0, |e| e.dims()) =>
+                {
+                    tracing::warn!(path = %path.display(), "the knowledge-base snapshot was made with another sentence encoder; training");
+                    None
+                }
                 Lookup::Found(model, calibration) => Some((model, calibration)),
                 Lookup::Missing => {
                     tracing::info!(path = %path.display(), "no knowledge-base snapshot yet; training");
@@ -274,11 +302,26 @@ impl EmbeddedIndex {
                 // and tantivy's writer at once would raise the peak RSS by
                 // more than the overlap saves (tens of ms, once per change).
                 let model_start = Instant::now();
+                let vectors = match &encoder {
+                    Some(e) => embed_all(e, kb.qnas.iter().flat_map(|q| q.questions.iter()))?,
+                    None => Vec::new(),
+                };
+                let examples: Vec<Example> = phrasings
+                    .iter()
+                    .enumerate()
+                    .map(|(n, (tokens, class))| Example {
+                        tokens,
+                        class: *class,
+                        dense: vectors.get(n).map(Vec::as_slice),
+                    })
+                    .collect();
                 // The calibration trains a classifier of its own on part of
                 // the phrasings, first, so its buffers are gone before the
                 // real one's.
-                let calibration = Calibration::fit_out_of_fold(&phrasings, kb.qnas.len());
-                let model = (Classifier::train(&phrasings, kb.qnas.len()), calibration);
+                let calibration = Calibration::fit_out_of_fold(&examples, kb.qnas.len());
+                let model = (Classifier::train(&examples, kb.qnas.len()), calibration);
+                drop(examples);
+                drop(vectors);
                 let model_time = model_start.elapsed();
                 heap::release_free_memory();
                 let index_start = Instant::now();
@@ -320,6 +363,7 @@ impl EmbeddedIndex {
             doc_qna,
             classifier,
             calibration,
+            encoder,
             tuning,
             cache: RankCache::new(rank_cache::ENTRIES),
             bm25_queries: AtomicU64::new(0),
@@ -367,7 +411,7 @@ impl EmbeddedIndex {
             path,
             &self.classifier,
             self.calibration,
-            snapshot::key(&self.kb),
+            snapshot::key(&self.kb, self.encoder.as_ref().map(|e| e.fingerprint())),
         )
     }
 
@@ -523,7 +567,25 @@ impl EmbeddedIndex {
             };
             in_context && query.filter.as_ref().is_none_or(|f| f.matches(&q.metadata))
         };
-        let known = self.classifier.predict(tokens, &mut s.model, &mut s.probs);
+        // A KB phrasing asked for one answer gets its own answer, certain
+        // (`lift` below), whatever the rest score: the sentence vector, most
+        // of a new question's cost, would change nothing returned.
+        let settled_by_phrasing = query.top <= 1
+            && prompts.is_none()
+            && self
+                .exact
+                .get(&features::phrase_key(tokens))
+                .is_some_and(|&i| allowed(i as usize));
+        // The vector is of the question as asked, while the rank cache keys
+        // on its tokens: two spellings with the same tokens share the first
+        // one's ranking.
+        let vector = match &self.encoder {
+            Some(e) if !settled_by_phrasing => Some(e.embed(&query.question)?),
+            _ => None,
+        };
+        let known = self
+            .classifier
+            .predict(tokens, vector.as_deref(), &mut s.model, &mut s.probs);
         self.calibration.temper(&mut s.probs);
         let known_words = self.classifier.known_words(tokens) as f32 / tokens.len() as f32;
         // Each answer's rival is the best of the others: the runner-up for
@@ -618,6 +680,37 @@ impl EmbeddedIndex {
             .map(|(i, c)| self.kb.qnas[i].to_answer_with(self.phrasings[i].clone(), c, BACKEND))
             .collect())
     }
+}
+
+/// The sentence vectors of `texts`, in order, computed on every core: a
+/// first start with an encoder embeds each of the KB's phrasings once.
+fn embed_all<'a>(
+    encoder: &SentenceEncoder,
+    texts: impl Iterator<Item = &'a String>,
+) -> Result<Vec<Vec<f32>>, QnaError> {
+    let texts: Vec<&String> = texts.collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = texts.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = texts
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|t| encoder.embed(t))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(texts.len());
+        for part in parts {
+            let part = part
+                .join()
+                .map_err(|_| QnaError::Index("a thread embedding the KB panicked".into()))??;
+            out.extend(part);
+        }
+        Ok(out)
+    })
 }
 
 /// Whether a ranking asks BM25 when it cannot change the result.

@@ -21,4 +21,6 @@ pub enum QnaError {
     Unavailable(String),
     #[error("not supported by this backend: {0}")]
     NotSupported(String),
+    #[error(transparent)]
+    Encoder(#[from] encoder::EncoderError),
 }

@@ -15,12 +15,15 @@ use crate::answerer::{Answerer, KbSummary, QnaAnswer, QnaQuery};
 use crate::embedded::{EmbeddedIndex, Tuning, BACKEND};
 use crate::error::QnaError;
 use crate::kb::KnowledgeBase;
+use crate::SentenceEncoder;
 
 pub struct EmbeddedAnswerer {
     current: ArcSwap<EmbeddedIndex>,
     path: Option<PathBuf>,
     /// The snapshot file of this KB, when there is a cache directory.
     snapshot: Option<PathBuf>,
+    /// The sentence encoder each build (start and reload) trains with.
+    encoder: Option<Arc<SentenceEncoder>>,
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
@@ -33,6 +36,7 @@ impl EmbeddedAnswerer {
             current: ArcSwap::from_pointee(EmbeddedIndex::build(kb)?),
             path: None,
             snapshot: None,
+            encoder: None,
         })
     }
 
@@ -45,13 +49,29 @@ impl EmbeddedAnswerer {
     /// needed) so the next start or reload of the same questions skips
     /// training. An unusable snapshot is logged and replaced.
     pub fn open_cached(path: &Path, cache_dir: Option<&Path>) -> Result<Self, QnaError> {
+        Self::open_encoded(path, cache_dir, None)
+    }
+
+    /// `open_cached`, the re-ranker also weighing `encoder`'s sentence
+    /// vectors (see `EmbeddedIndex::build_encoded`).
+    pub fn open_encoded(
+        path: &Path,
+        cache_dir: Option<&Path>,
+        encoder: Option<Arc<SentenceEncoder>>,
+    ) -> Result<Self, QnaError> {
         let snapshot = cache_dir.map(|d| crate::snapshot::path_for(d, path));
         let kb = crate::import::load_path(path)?;
-        let index = EmbeddedIndex::build_cached(kb, Tuning::default(), snapshot.as_deref())?;
+        let index = EmbeddedIndex::build_encoded(
+            kb,
+            Tuning::default(),
+            snapshot.as_deref(),
+            encoder.clone(),
+        )?;
         Ok(Self {
             current: ArcSwap::from_pointee(index),
             path: Some(path.to_path_buf()),
             snapshot,
+            encoder,
         })
     }
 
@@ -68,7 +88,12 @@ impl EmbeddedAnswerer {
     /// Swaps in a new KB. Building happens before the swap, so questions
     /// never wait for it, and a bad KB leaves the old one serving.
     pub fn replace(&self, kb: KnowledgeBase) -> Result<(), QnaError> {
-        let index = EmbeddedIndex::build_cached(kb, Tuning::default(), self.snapshot.as_deref())?;
+        let index = EmbeddedIndex::build_encoded(
+            kb,
+            Tuning::default(),
+            self.snapshot.as_deref(),
+            self.encoder.clone(),
+        )?;
         tracing::info!(
             answers = index.kb().qnas.len(),
             questions = index.kb().question_count(),

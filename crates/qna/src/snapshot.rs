@@ -78,13 +78,14 @@ impl Hash {
 /// version. The tokens are there because a snapshot outlives the build that
 /// wrote it (`botctl kb compile` ships one): a build whose tokeniser
 /// changed would otherwise load weights of features it no longer makes.
-pub fn key(kb: &KnowledgeBase) -> u64 {
+/// With a sentence encoder, its fingerprint too (`SentenceEncoder::fingerprint`).
+pub fn key(kb: &KnowledgeBase, encoder: Option<u64>) -> u64 {
     let tokens: Vec<Vec<String>> = kb
         .qnas
         .iter()
         .flat_map(|q| q.questions.iter().map(|p| text::tokens(p)))
         .collect();
-    key_of(kb, tokens.iter().map(Vec::as_slice))
+    key_of(kb, tokens.iter().map(Vec::as_slice), encoder)
 }
 
 /// `key` from the phrasings' tokens, in the KB's order (answer by answer,
@@ -92,9 +93,14 @@ pub fn key(kb: &KnowledgeBase) -> u64 {
 pub(crate) fn key_of<'a>(
     kb: &KnowledgeBase,
     mut tokens: impl Iterator<Item = &'a [String]>,
+    encoder: Option<u64>,
 ) -> u64 {
     let mut h = Hash::new();
     h.word(u64::from(FORMAT_VERSION));
+    // The sentence encoder's fingerprint, when the model weighs its vectors.
+    if let Some(fingerprint) = encoder {
+        h.word(fingerprint);
+    }
     for c in training_constants()
         .into_iter()
         .chain(crate::calibration::constants())
@@ -313,6 +319,7 @@ pub(crate) fn store(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classifier::Example;
     use text::tokens;
 
     const FITTED: Calibration = Calibration::Fitted {
@@ -324,6 +331,14 @@ mod tests {
         let ex: Vec<(Vec<String>, usize)> = [("how old are you", 0), ("who made you", 1)]
             .iter()
             .map(|(q, c)| (tokens(q), *c))
+            .collect();
+        let ex: Vec<Example> = ex
+            .iter()
+            .map(|(t, c)| Example {
+                tokens: t,
+                class: *c,
+                dense: None,
+            })
             .collect();
         Classifier::train(&ex, 2)
     }
@@ -366,17 +381,28 @@ mod tests {
             "t.tsv",
         )
         .unwrap();
-        let k = key(&kb);
+        let k = key(&kb, None);
         let mut answer = kb.clone();
         answer.qnas[0].answer = "Hi there!".into();
-        assert_eq!(key(&answer), k);
+        assert_eq!(key(&answer, None), k);
         let mut question = kb.clone();
         question.qnas[0].questions[0] = "hey".into();
-        assert_ne!(key(&question), k);
+        assert_ne!(key(&question, None), k);
         let mut moved = kb;
         let q = moved.qnas[0].questions.pop().unwrap();
         moved.qnas[1].questions.insert(0, q);
-        assert_ne!(key(&moved), k);
+        assert_ne!(key(&moved, None), k);
+        // Another sentence encoder (or none), another model.
+        assert_ne!(key(&kb_again(), Some(1)), k);
+        assert_ne!(key(&kb_again(), Some(1)), key(&kb_again(), Some(2)));
+    }
+
+    fn kb_again() -> KnowledgeBase {
+        crate::import::parse_tsv(
+            "Question\tAnswer\tSource\tMetadata\nhi\tHello!\ts\t\nbye\tBye!\ts\t\n",
+            "t.tsv",
+        )
+        .unwrap()
     }
 
     /// The same phrasings tokenised differently must not share a model: a
@@ -391,7 +417,13 @@ mod tests {
         let all = [text::Rules::ALL.tokens("that's it")];
         let core = [text::Rules::CORE.tokens("that's it")];
         assert_ne!(all, core);
-        assert_eq!(key_of(&kb, all.iter().map(Vec::as_slice)), key(&kb));
-        assert_ne!(key_of(&kb, core.iter().map(Vec::as_slice)), key(&kb));
+        assert_eq!(
+            key_of(&kb, all.iter().map(Vec::as_slice), None),
+            key(&kb, None)
+        );
+        assert_ne!(
+            key_of(&kb, core.iter().map(Vec::as_slice), None),
+            key(&kb, None)
+        );
     }
 }

@@ -46,6 +46,10 @@ pub struct RawQnaSettings {
     /// Embedded KBs: where the trained re-ranker's snapshot is kept.
     #[serde(default)]
     pub cache_dir: Option<String>,
+    /// Embedded KBs: a sentence encoder's directory, whose vectors the
+    /// re-ranker weighs next to the words ("": none).
+    #[serde(default)]
+    pub encoder_dir: Option<String>,
 }
 
 /// A remote question-answering service and how to fail over between its
@@ -61,6 +65,8 @@ pub struct RemoteQna {
     pub fallback_kb: Option<PathBuf>,
     /// Its snapshot directory (`qna.cache_dir`).
     pub kb_cache_dir: Option<PathBuf>,
+    /// Its sentence encoder (`qna.encoder_dir`).
+    pub kb_encoder_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +76,8 @@ pub enum QnaKind {
         reload_interval_ms: u64,
         /// Where the KB's trained snapshot is kept, if anywhere.
         cache_dir: Option<PathBuf>,
+        /// The sentence encoder the re-ranker weighs, if any.
+        encoder_dir: Option<PathBuf>,
     },
     Cqa {
         remote: RemoteQna,
@@ -105,6 +113,32 @@ fn kb_path(q: &RawQnaSettings, p: &mut Problems<'_>) -> Checked<PathBuf> {
     optional_path(&q.kb_path)
         .filter(|path| path.is_file())
         .ok_or_else(|| p.invalid("qna.kb_path", shown, "knowledge-base file not found"))
+}
+
+/// The files `SentenceEncoder::load` reads.
+const ENCODER_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+
+fn encoder_dir(q: &RawQnaSettings, p: &mut Problems<'_>) -> Checked<Option<PathBuf>> {
+    let Some(dir) = optional_path(&q.encoder_dir) else {
+        return Ok(None);
+    };
+    let missing: Vec<&str> = ENCODER_FILES
+        .into_iter()
+        .filter(|f| !dir.join(f).is_file())
+        .collect();
+    if missing.is_empty() {
+        Ok(Some(dir))
+    } else {
+        Err(p.invalid(
+            "qna.encoder_dir",
+            dir.display().to_string(),
+            format!(
+                "no sentence encoder there: {} missing (scripts/fetch-encoder fetches one), \
+                 or set it to \"\" for none",
+                missing.join(", ")
+            ),
+        ))
+    }
 }
 
 fn remote(q: &RawQnaSettings, p: &mut Problems<'_>) -> Checked<RemoteQna> {
@@ -153,6 +187,11 @@ fn remote(q: &RawQnaSettings, p: &mut Problems<'_>) -> Checked<RemoteQna> {
     } else {
         Ok(None)
     };
+    let kb_encoder_dir = if q.fallback {
+        encoder_dir(q, p)
+    } else {
+        Ok(None)
+    };
     let (endpoints, key) = (endpoints?, key?);
     key_count?;
     retries?;
@@ -170,6 +209,7 @@ fn remote(q: &RawQnaSettings, p: &mut Problems<'_>) -> Checked<RemoteQna> {
         },
         fallback_kb: fallback_kb?,
         kb_cache_dir: optional_path(&q.cache_dir),
+        kb_encoder_dir: kb_encoder_dir?,
     })
 }
 
@@ -191,11 +231,16 @@ pub fn validate(
         .and_then(|kind| {
             let why = format!("required when qna.kind = {:?}", q.kind);
             Ok(match kind {
-                Kind::Embedded => QnaKind::Embedded {
-                    kb_path: kb_path(q, p)?,
-                    reload_interval_ms: q.reload_interval_ms,
-                    cache_dir: optional_path(&q.cache_dir),
-                },
+                Kind::Embedded => {
+                    let kb = kb_path(q, p);
+                    let encoder = encoder_dir(q, p);
+                    QnaKind::Embedded {
+                        kb_path: kb?,
+                        reload_interval_ms: q.reload_interval_ms,
+                        cache_dir: optional_path(&q.cache_dir),
+                        encoder_dir: encoder?,
+                    }
+                }
                 Kind::Cqa => {
                     let project = required(p, "qna.project_name", &q.project_name, &why);
                     QnaKind::Cqa {
@@ -240,10 +285,12 @@ impl QnaKind {
                 kb_path,
                 reload_interval_ms,
                 cache_dir,
+                encoder_dir,
             } => serde_json::json!({
                 "kind": "embedded", "kbPath": kb_path.display().to_string(),
                 "reloadIntervalMs": reload_interval_ms,
                 "cacheDir": path(cache_dir),
+                "encoderDir": path(encoder_dir),
             }),
             QnaKind::Cqa {
                 remote,

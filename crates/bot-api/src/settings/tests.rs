@@ -94,6 +94,40 @@ fn errors_name_key_and_origin() {
     assert!(e.contains("BOT_REGION") && e.contains("atlantis"), "{e}");
 }
 
+/// `qna.encoder_dir` is off by default; a directory without the model's
+/// files is refused at start with the files named; one with them is taken
+/// and shown in the settings dump.
+#[test]
+fn the_sentence_encoder_directory_is_checked() {
+    let s = Settings::load_from(&env(&[])).unwrap();
+    assert!(matches!(
+        s.qna,
+        QnaKind::Embedded {
+            encoder_dir: None,
+            ..
+        }
+    ));
+    let empty = tempfile::tempdir().unwrap();
+    let shown = empty.path().display().to_string();
+    let e = Settings::load_from(&env(&[("BOT__QNA__ENCODER_DIR", shown.as_str())]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("qna.encoder_dir"), "{e}");
+    assert!(
+        e.contains("model.safetensors") && e.contains("fetch-encoder"),
+        "{e}"
+    );
+    for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::fs::write(empty.path().join(f), b"{}").unwrap();
+    }
+    let s = Settings::load_from(&env(&[("BOT__QNA__ENCODER_DIR", shown.as_str())])).unwrap();
+    assert!(matches!(
+        &s.qna,
+        QnaKind::Embedded { encoder_dir: Some(d), .. } if d == empty.path()
+    ));
+    assert_eq!(s.qna.summary()["encoderDir"], shown.as_str());
+}
+
 #[test]
 fn auth_settings_and_secrets_stay_out_of_dumps() {
     let s = Settings::load_from(&env(&[

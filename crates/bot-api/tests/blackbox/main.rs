@@ -7,6 +7,7 @@ mod bad_input;
 mod channels;
 mod concurrency;
 mod drain;
+mod encoder;
 mod export_blob;
 mod flaky_channel;
 mod handoff;

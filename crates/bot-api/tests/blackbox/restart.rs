@@ -41,6 +41,8 @@ async fn bad_config_stops_before_binding() {
         (("BOT__STORAGE__KIND", "floppy"), "storage.kind"),
         (("BOT__SERVER__LISTEN", "nowhere"), "server.listen"),
         (("BOT__QNA__KB_PATH", "kb/missing.tsv"), "qna.kb_path"),
+        // A directory without a sentence encoder's files.
+        (("BOT__QNA__ENCODER_DIR", "kb"), "qna.encoder_dir"),
         (
             (
                 "BOT__QNA__KEY",

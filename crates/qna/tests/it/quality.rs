@@ -23,15 +23,16 @@ fn held_out_phrasings_at_the_default_threshold() {
     let index = EmbeddedIndex::build(train).unwrap();
     let r = quality::measure(&index, &quality::held_out_cases(&held), THRESHOLD).unwrap();
     assert_eq!(r.total(), held.len());
-    // Measured 88.1% right, 3.3% wrong, 8.6% below (before label smoothing
-    // and grams across words: 87.2% right, 3.1% wrong; before the
-    // calibration: 86.8% right, 4.3% wrong). The issue's goal, 90% right and
-    // at most 3% wrong, is not reached: top-1 is 91.6%, and the phrasings it
-    // gets wrong need words the KB never uses (see the eval's
-    // QNA_EVAL_MISSES). The bounds sit just outside the measurement: a
-    // regression fails them.
-    assert!(r.right_share() >= 0.875, "{r}");
-    assert!(r.wrong_share() <= 0.035, "{r}");
+    // Measured 87.2% right, 2.7% wrong, 10.2% below (with the calibration
+    // aiming at its target's point rather than its margin: 88.1% right,
+    // 3.4% wrong; before label smoothing and grams across words: 87.2%
+    // right, 3.1% wrong). The issue's goal, 90% right and at most 3% wrong,
+    // needs the sentence encoder (the test below): top-1 here is 91.5%, and
+    // the phrasings it gets wrong need words the KB never uses (see the
+    // eval's QNA_EVAL_MISSES). The bounds sit just outside the
+    // measurement: a regression fails them.
+    assert!(r.right_share() >= 0.865, "{r}");
+    assert!(r.wrong_share() <= 0.03, "{r}");
 
     // A ranking asks BM25 only when it could change the order of the
     // answers returned; asked always, every ranking is the same. At 0.0
@@ -81,12 +82,12 @@ fn fresh_phrasings_at_the_default_threshold() {
     assert!(off.len() >= 20, "and some the KB cannot answer");
     let index = EmbeddedIndex::build(kb).unwrap();
     let r = quality::measure(&index, &on, THRESHOLD).unwrap();
-    // Measured 79.9% right, 2.6% wrong (4 of 154; 74.0% right before label
+    // Measured 79.9% right, 1.9% wrong (3 of 154; 74.0% right before label
     // smoothing and grams across words); bounds a little outside.
     assert!(r.right_share() >= 0.78, "{r}");
     assert!(r.wrong_share() <= 0.04, "{r}");
     let off = quality::measure(&index, &off, THRESHOLD).unwrap();
-    // Measured 9 of 30 answered with confidence: words the KB has ("what",
+    // Measured 8 of 30 answered with confidence: words the KB has ("what",
     // "the", "new") in a question about something else.
     assert!(off.wrong <= 10, "off-topic answered: {off}");
 }
@@ -115,4 +116,88 @@ fn a_kb_too_small_to_calibrate_keeps_its_threshold() {
     ] {
         assert!(confidence(q) >= THRESHOLD, "{q}: {}", confidence(q));
     }
+}
+
+/// The sentence encoder `scripts/fetch-encoder` fetches (all-MiniLM-L6-v2,
+/// pinned by hash; `scripts/test` runs it first).
+fn encoder() -> std::sync::Arc<qna::SentenceEncoder> {
+    let dir = std::env::var_os("ENCODER_MODEL_DIR").map_or_else(
+        || {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../.tools/encoder/all-MiniLM-L6-v2")
+        },
+        std::path::PathBuf::from,
+    );
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "no sentence encoder in {}: run scripts/fetch-encoder (scripts/test does)",
+        dir.display()
+    );
+    std::sync::Arc::new(qna::SentenceEncoder::load(&dir).unwrap())
+}
+
+/// With the sentence encoder (`qna.encoder_dir`), the re-ranker weighs each
+/// question's meaning next to its words, and the held-out phrasings reach
+/// the issue's goal at the default threshold: at least 90% right, at most
+/// 3% wrong. The same split, the same calibration, only the vectors added.
+#[test]
+fn with_the_sentence_encoder_held_out_phrasings_reach_the_goal() {
+    let (train, held) = qna::split::holdout(&dataset());
+    let cases = quality::held_out_cases(&held);
+    let words = EmbeddedIndex::build(train.clone()).unwrap();
+    let meaning =
+        EmbeddedIndex::build_encoded(train, Default::default(), None, Some(encoder())).unwrap();
+    let r = quality::measure(&meaning, &cases, THRESHOLD).unwrap();
+    assert!(r.right_share() >= 0.90, "{r}");
+    assert!(r.wrong_share() <= 0.03, "{r}");
+    // Its first answer is right more often than the words' alone.
+    let top1 = |index: &EmbeddedIndex| quality::measure(index, &cases, 0.0).unwrap().right_share();
+    let (before, after) = (top1(&words), top1(&meaning));
+    assert!(after >= before + 0.015, "top-1 {before} -> {after}");
+    // A KB phrasing asked for one answer gets it, certain (its vector is
+    // not computed then: it would change nothing returned).
+    let phrasing = &meaning.kb().qnas[0].questions[0];
+    let mut q = qna::QnaQuery::new(phrasing.clone());
+    q.top = 1;
+    assert_eq!(meaning.rank(&q).unwrap(), vec![(0, 1.0)], "{phrasing}");
+    // A question worded unlike any phrasing of its answer.
+    // Its first answer is now the right one (the words alone: "I'm
+    // digital. In other words, I'm not human."), if not yet a confident one.
+    let mut q = qna::QnaQuery::new("You're a real snooze");
+    q.top = 1;
+    q.score_threshold = 0.0;
+    let best = meaning.rank(&q).unwrap();
+    assert_eq!(
+        best.first()
+            .map(|&(i, _)| meaning.kb().qnas[i].answer.as_str()),
+        Some("I aim for efficiency."),
+        "{best:?}"
+    );
+}
+
+/// The fresh phrasings (written for the test set, asked of the whole KB)
+/// with the sentence encoder: more are answered right than with the words
+/// alone (`fresh_phrasings_at_the_default_threshold`).
+#[test]
+fn with_the_sentence_encoder_fresh_phrasings_are_answered_right() {
+    let kb = dataset();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/fresh_phrasings.tsv"
+    );
+    let cases = quality::fresh_cases(&kb, &std::fs::read_to_string(path).unwrap(), path)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (on, off): (Vec<Case>, Vec<Case>) = cases.into_iter().partition(|c| c.expected.is_some());
+    let index =
+        EmbeddedIndex::build_encoded(kb, Default::default(), None, Some(encoder())).unwrap();
+    let r = quality::measure(&index, &on, THRESHOLD).unwrap();
+    // Measured 89.6% right (79.9% with the words alone) and 4.5% wrong
+    // (7 of 154, against 3): it answers more, right and wrong.
+    assert!(r.right_share() >= 0.88, "{r}");
+    assert!(r.wrong_share() <= 0.05, "{r}");
+    let off = quality::measure(&index, &off, THRESHOLD).unwrap();
+    // Measured 16 of 30 off-topic questions answered with confidence (8
+    // with the words alone): a chit-chat KB has an answer near most small
+    // talk, and the vectors find it.
+    assert!(off.wrong <= 17, "off-topic answered: {off}");
 }

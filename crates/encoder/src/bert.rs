@@ -1,0 +1,384 @@
+//! The BERT encoder's forward pass for one sequence, in plain Rust over
+//! f32 slices. Only what a sentence-transformers model needs: no pooler,
+//! no second segment, no dropout (inference).
+//!
+//! Not candle: for one sentence (a dozen rows) its matrix product repacks
+//! each weight matrix per call and hands the pieces to a thread pool, and
+//! its quantised product is slower still. Measured on all-MiniLM-L6-v2,
+//! per sentence: candle f32 9-12 ms, candle Q8_0 (AVX2 build) 13-21 ms;
+//! this module in docs/performance.md. Its product (`kernel`) reads each
+//! weight row once per sentence and keeps it in L1 for every token.
+
+use safetensors::{Dtype, SafeTensors};
+use serde::Deserialize;
+
+use crate::kernel;
+use crate::EncoderError;
+
+/// The fields of a Hugging Face BERT `config.json` the forward pass uses.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    #[serde(default)]
+    pub model_type: String,
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+    pub max_position_embeddings: usize,
+    #[serde(default = "default_types")]
+    pub type_vocab_size: usize,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+}
+
+fn default_act() -> String {
+    "gelu".into()
+}
+fn default_types() -> usize {
+    2
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+
+impl Config {
+    pub(crate) fn check(&self) -> Result<(), EncoderError> {
+        let bad = |why: String| Err(EncoderError::Unsupported(why));
+        if !self.model_type.is_empty() && self.model_type != "bert" {
+            return bad(format!("model_type {:?}, not \"bert\"", self.model_type));
+        }
+        if self.hidden_act != "gelu" {
+            return bad(format!("hidden_act {:?}, not \"gelu\"", self.hidden_act));
+        }
+        if self.num_attention_heads == 0
+            || !self.hidden_size.is_multiple_of(self.num_attention_heads)
+        {
+            return bad(format!(
+                "hidden_size {} is not a multiple of {} heads",
+                self.hidden_size, self.num_attention_heads
+            ));
+        }
+        if self.num_hidden_layers == 0
+            || self.max_position_embeddings == 0
+            || self.type_vocab_size == 0
+            || self.vocab_size == 0
+        {
+            return bad("no layers, positions, token types or vocabulary".into());
+        }
+        Ok(())
+    }
+}
+
+/// The model file's tensors, read by name and checked for shape.
+struct Weights<'a> {
+    file: SafeTensors<'a>,
+    /// "bert." when the export names its tensors that way.
+    prefix: &'static str,
+}
+
+impl Weights<'_> {
+    fn get(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, EncoderError> {
+        let full = format!("{}{name}", self.prefix);
+        let t = self
+            .file
+            .tensor(&full)
+            .map_err(|e| EncoderError::Model(format!("{full}: {e}")))?;
+        if t.shape() != shape {
+            return Err(EncoderError::Model(format!(
+                "{full} has shape {:?}, the config says {shape:?}",
+                t.shape()
+            )));
+        }
+        if t.dtype() != Dtype::F32 {
+            return Err(EncoderError::Model(format!(
+                "{full} is {:?}; this build reads F32 weights",
+                t.dtype()
+            )));
+        }
+        Ok(t.data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    }
+}
+
+/// `x W^T + b` with `W` as stored, `(outputs, inputs)` row-major, in
+/// bfloat16 (see `kernel`).
+struct Linear {
+    weight: Vec<u16>,
+    bias: Vec<f32>,
+    inputs: usize,
+}
+
+impl Linear {
+    fn load(w: &Weights, name: &str, inputs: usize, outputs: usize) -> Result<Self, EncoderError> {
+        let weight = w.get(&format!("{name}.weight"), &[outputs, inputs])?;
+        Ok(Self {
+            weight: weight.iter().map(|&v| kernel::bf16(v)).collect(),
+            bias: w.get(&format!("{name}.bias"), &[outputs])?,
+            inputs,
+        })
+    }
+
+    /// `x` is `(rows, inputs)`; `out` becomes `(rows, outputs)`.
+    fn forward(&self, x: &[f32], out: &mut Vec<f32>) {
+        kernel::linear(x, self.inputs, &self.weight, &self.bias, out);
+    }
+}
+
+struct Norm {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    eps: f32,
+}
+
+impl Norm {
+    fn load(w: &Weights, name: &str, dims: usize, eps: f64) -> Result<Self, EncoderError> {
+        Ok(Self {
+            weight: w.get(&format!("{name}.weight"), &[dims])?,
+            bias: w.get(&format!("{name}.bias"), &[dims])?,
+            eps: eps as f32,
+        })
+    }
+
+    /// Each row of `x`, normalised in place.
+    fn apply(&self, x: &mut [f32]) {
+        let dims = self.weight.len();
+        for row in x.chunks_exact_mut(dims) {
+            let mean = row.iter().sum::<f32>() / dims as f32;
+            let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / dims as f32;
+            let inv = 1.0 / (var + self.eps).sqrt();
+            for ((v, w), b) in row.iter_mut().zip(&self.weight).zip(&self.bias) {
+                *v = (*v - mean) * inv * w + b;
+            }
+        }
+    }
+}
+
+struct Layer {
+    /// Query, key and value in one matrix: `(3 × hidden, hidden)`.
+    qkv: Linear,
+    attention_out: Linear,
+    attention_norm: Norm,
+    intermediate: Linear,
+    output: Linear,
+    output_norm: Norm,
+}
+
+pub(crate) struct Bert {
+    /// The token table, 8-bit with a scale per row: 30,522 rows of which a
+    /// sentence reads a few, 12 MB instead of 47.
+    words: Vec<i8>,
+    word_scales: Vec<f32>,
+    /// The first `MAX_TOKENS` positions' rows, with token type 0's row
+    /// added (a single sentence has no second segment).
+    positions: Vec<f32>,
+    norm: Norm,
+    layers: Vec<Layer>,
+    hidden: usize,
+    heads: usize,
+}
+
+/// Buffers one sentence's pass reuses.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    x: Vec<f32>,
+    qkv: Vec<f32>,
+    context: Vec<f32>,
+    projected: Vec<f32>,
+    wide: Vec<f32>,
+    scores: Vec<f32>,
+}
+
+impl Bert {
+    pub(crate) fn load(bytes: &[u8], c: &Config) -> Result<Self, EncoderError> {
+        let file =
+            SafeTensors::deserialize(bytes).map_err(|e| EncoderError::Model(e.to_string()))?;
+        let prefix = if file
+            .names()
+            .contains(&"bert.embeddings.word_embeddings.weight")
+        {
+            "bert."
+        } else {
+            ""
+        };
+        let w = Weights { file, prefix };
+        let h = c.hidden_size;
+        let words = w.get("embeddings.word_embeddings.weight", &[c.vocab_size, h])?;
+        let (words, word_scales) = quantize_rows(&words, h);
+        let mut positions = w.get(
+            "embeddings.position_embeddings.weight",
+            &[c.max_position_embeddings, h],
+        )?;
+        positions.truncate(crate::MAX_TOKENS.min(c.max_position_embeddings) * h);
+        let types = w.get(
+            "embeddings.token_type_embeddings.weight",
+            &[c.type_vocab_size, h],
+        )?;
+        for row in positions.chunks_exact_mut(h) {
+            for (p, t) in row.iter_mut().zip(&types[..h]) {
+                *p += t;
+            }
+        }
+        let eps = c.layer_norm_eps;
+        let norm = Norm::load(&w, "embeddings.LayerNorm", h, eps)?;
+        let mut layers = Vec::with_capacity(c.num_hidden_layers);
+        for n in 0..c.num_hidden_layers {
+            let l = format!("encoder.layer.{n}");
+            let a = format!("{l}.attention");
+            let mut qkv = Linear::load(&w, &format!("{a}.self.query"), h, h)?;
+            for part in ["key", "value"] {
+                let p = Linear::load(&w, &format!("{a}.self.{part}"), h, h)?;
+                qkv.weight.extend_from_slice(&p.weight);
+                qkv.bias.extend_from_slice(&p.bias);
+            }
+            layers.push(Layer {
+                qkv,
+                attention_out: Linear::load(&w, &format!("{a}.output.dense"), h, h)?,
+                attention_norm: Norm::load(&w, &format!("{a}.output.LayerNorm"), h, eps)?,
+                intermediate: Linear::load(
+                    &w,
+                    &format!("{l}.intermediate.dense"),
+                    h,
+                    c.intermediate_size,
+                )?,
+                output: Linear::load(&w, &format!("{l}.output.dense"), c.intermediate_size, h)?,
+                output_norm: Norm::load(&w, &format!("{l}.output.LayerNorm"), h, eps)?,
+            });
+        }
+        Ok(Self {
+            words,
+            word_scales,
+            positions,
+            norm,
+            layers,
+            hidden: h,
+            heads: c.num_attention_heads,
+        })
+    }
+
+    /// The longest input `forward` takes, in tokens.
+    pub(crate) fn max_tokens(&self) -> usize {
+        self.positions.len() / self.hidden
+    }
+
+    /// Token ids (at most `max_tokens`) to the mean of their outputs.
+    pub(crate) fn forward(&self, ids: &[u32], s: &mut Scratch) -> Result<Vec<f32>, EncoderError> {
+        let h = self.hidden;
+        let len = ids.len().min(self.max_tokens());
+        if len == 0 {
+            return Ok(vec![0.0; h]);
+        }
+        s.x.clear();
+        for (n, &id) in ids[..len].iter().enumerate() {
+            let id = id as usize;
+            let scale = *self
+                .word_scales
+                .get(id)
+                .ok_or_else(|| EncoderError::Model(format!("token id {id} past the table")))?;
+            let row = &self.words[id * h..(id + 1) * h];
+            let position = &self.positions[n * h..(n + 1) * h];
+            s.x.extend(
+                row.iter()
+                    .zip(position)
+                    .map(|(&w, p)| f32::from(w) * scale + p),
+            );
+        }
+        self.norm.apply(&mut s.x);
+        for l in &self.layers {
+            l.qkv.forward(&s.x, &mut s.qkv);
+            attention(&s.qkv, len, h, self.heads, &mut s.scores, &mut s.context);
+            l.attention_out.forward(&s.context, &mut s.projected);
+            add(&mut s.projected, &s.x);
+            l.attention_norm.apply(&mut s.projected);
+            std::mem::swap(&mut s.x, &mut s.projected);
+            l.intermediate.forward(&s.x, &mut s.wide);
+            for v in &mut s.wide {
+                *v = gelu(*v);
+            }
+            l.output.forward(&s.wide, &mut s.projected);
+            add(&mut s.projected, &s.x);
+            l.output_norm.apply(&mut s.projected);
+            std::mem::swap(&mut s.x, &mut s.projected);
+        }
+        let mut mean = vec![0.0f32; h];
+        for row in s.x.chunks_exact(h) {
+            add(&mut mean, row);
+        }
+        for v in &mut mean {
+            *v /= len as f32;
+        }
+        Ok(mean)
+    }
+}
+
+/// Multi-head self-attention over `qkv` (`(len, 3 × hidden)`: each row's
+/// query, key and value) into `out` (`(len, hidden)`).
+fn attention(
+    qkv: &[f32],
+    len: usize,
+    h: usize,
+    heads: usize,
+    scores: &mut Vec<f32>,
+    out: &mut Vec<f32>,
+) {
+    let d = h / heads;
+    let scale = 1.0 / (d as f32).sqrt();
+    out.clear();
+    out.resize(len * h, 0.0);
+    scores.resize(len, 0.0);
+    for head in 0..heads {
+        let (q0, k0, v0) = (head * d, h + head * d, 2 * h + head * d);
+        for i in 0..len {
+            let q = &qkv[i * 3 * h + q0..i * 3 * h + q0 + d];
+            for (j, score) in scores.iter_mut().enumerate() {
+                let k = &qkv[j * 3 * h + k0..j * 3 * h + k0 + d];
+                *score = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
+            }
+            let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut sum = 0.0;
+            for s in scores.iter_mut() {
+                *s = (*s - max).exp();
+                sum += *s;
+            }
+            let o = &mut out[i * h + head * d..i * h + head * d + d];
+            for (j, &s) in scores.iter().enumerate() {
+                let v = &qkv[j * 3 * h + v0..j * 3 * h + v0 + d];
+                let weight = s / sum;
+                for (o, v) in o.iter_mut().zip(v) {
+                    *o += weight * v;
+                }
+            }
+        }
+    }
+}
+
+fn add(to: &mut [f32], from: &[f32]) {
+    for (a, b) in to.iter_mut().zip(from) {
+        *a += b;
+    }
+}
+
+/// BERT's GELU, with the exact error function.
+fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+/// Per row: the largest magnitude maps to ±127.
+fn quantize_rows(t: &[f32], dims: usize) -> (Vec<i8>, Vec<f32>) {
+    let mut out = Vec::with_capacity(t.len());
+    let mut scales = Vec::with_capacity(t.len() / dims);
+    for row in t.chunks_exact(dims) {
+        let max = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+        scales.push(scale);
+        out.extend(
+            row.iter()
+                .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8),
+        );
+    }
+    (out, scales)
+}
