@@ -17,6 +17,19 @@ fn dataset() -> qna::KnowledgeBase {
     qna::import::load_path(std::path::Path::new(path)).unwrap()
 }
 
+/// The fresh phrasings: those the KB can answer, and the off-topic ones.
+/// Refuses the file if any question is a dataset phrasing.
+fn fresh(kb: &qna::KnowledgeBase) -> (Vec<Case>, Vec<Case>) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/fresh_phrasings.tsv"
+    );
+    quality::fresh_cases(kb, &std::fs::read_to_string(path).unwrap(), path)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .partition(|c| c.expected.is_some())
+}
+
 #[test]
 fn held_out_phrasings_at_the_default_threshold() {
     let (train, held) = qna::split::holdout(&dataset());
@@ -70,14 +83,7 @@ fn held_out_phrasings_at_the_default_threshold() {
 #[test]
 fn fresh_phrasings_at_the_default_threshold() {
     let kb = dataset();
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/fresh_phrasings.tsv"
-    );
-    // Refuses the file if any question is a dataset phrasing.
-    let cases = quality::fresh_cases(&kb, &std::fs::read_to_string(path).unwrap(), path)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (on, off): (Vec<Case>, Vec<Case>) = cases.into_iter().partition(|c| c.expected.is_some());
+    let (on, off) = fresh(&kb);
     assert!(on.len() >= 100, "at least 100 answerable phrasings");
     assert!(off.len() >= 20, "and some the KB cannot answer");
     let index = EmbeddedIndex::build(kb).unwrap();
@@ -181,13 +187,7 @@ fn with_the_sentence_encoder_held_out_phrasings_reach_the_goal() {
 #[test]
 fn with_the_sentence_encoder_fresh_phrasings_are_answered_right() {
     let kb = dataset();
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/fresh_phrasings.tsv"
-    );
-    let cases = quality::fresh_cases(&kb, &std::fs::read_to_string(path).unwrap(), path)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (on, off): (Vec<Case>, Vec<Case>) = cases.into_iter().partition(|c| c.expected.is_some());
+    let (on, off) = fresh(&kb);
     let index =
         EmbeddedIndex::build_encoded(kb, Default::default(), None, Some(encoder())).unwrap();
     let r = quality::measure(&index, &on, THRESHOLD).unwrap();
