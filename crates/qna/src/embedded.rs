@@ -580,7 +580,7 @@ impl EmbeddedIndex {
         // on its tokens: two spellings with the same tokens share the first
         // one's ranking.
         let vector = match &self.encoder {
-            Some(e) if !settled_by_phrasing => Some(e.embed(&query.question)?),
+            Some(e) if !settled_by_phrasing => Some(off_the_runtime(|| e.embed(&query.question))?),
             _ => None,
         };
         let known = self
@@ -679,6 +679,21 @@ impl EmbeddedIndex {
             .into_iter()
             .map(|(i, c)| self.kb.qnas[i].to_answer_with(self.phrasings[i].clone(), c, BACKEND))
             .collect())
+    }
+}
+
+/// Runs `work`, milliseconds of CPU (a question's sentence vector, a KB's
+/// build). On a multi-threaded Tokio runtime, other tasks move off this
+/// worker meanwhile; elsewhere (a current-thread runtime, where
+/// `block_in_place` would panic, or none) it just runs. Only a ranking that
+/// is computed pays this, not one the rank cache holds.
+pub(crate) fn off_the_runtime<T>(work: impl FnOnce() -> T) -> T {
+    let multi = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
     }
 }
 

@@ -168,16 +168,8 @@ impl Answerer for EmbeddedAnswerer {
     }
 
     async fn reload(&self) -> Result<KbSummary, QnaError> {
-        // Building the index is CPU work: on a multi-threaded runtime, tell
-        // it so other tasks move off this worker (block_in_place panics on
-        // a current-thread runtime, where there is nowhere to move them).
-        let multi = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if multi {
-            tokio::task::block_in_place(|| EmbeddedAnswerer::reload(self))?;
-        } else {
-            EmbeddedAnswerer::reload(self)?;
-        }
+        // Building the index is CPU work (see `off_the_runtime`).
+        crate::embedded::off_the_runtime(|| EmbeddedAnswerer::reload(self))?;
         Ok(self.summary())
     }
 }
