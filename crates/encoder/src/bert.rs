@@ -17,7 +17,7 @@ use crate::EncoderError;
 
 /// The fields of a Hugging Face BERT `config.json` the forward pass uses.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Config {
+pub(crate) struct Config {
     #[serde(default)]
     pub model_type: String,
     pub vocab_size: usize,

@@ -15,13 +15,18 @@ mod kernel;
 use std::cell::RefCell;
 use std::path::Path;
 
-pub use bert::Config;
 pub use error::EncoderError;
 
 /// Longest input, in tokens (the model's own limit is 512). A chat question
 /// is a few dozen; the rest of a pasted page says nothing more about which
 /// answer it wants, and attention's cost grows with its square.
 pub const MAX_TOKENS: usize = 128;
+
+/// The files `SentenceEncoder::load` reads from a model directory.
+pub const MODEL_FILES: [&str; 3] = [CONFIG, TOKENIZER, WEIGHTS];
+const CONFIG: &str = "config.json";
+const TOKENIZER: &str = "tokenizer.json";
+const WEIGHTS: &str = "model.safetensors";
 
 pub struct SentenceEncoder {
     tokenizer: tokenizers::Tokenizer,
@@ -50,10 +55,11 @@ impl SentenceEncoder {
             let path = dir.join(name);
             std::fs::read(&path).map_err(|source| EncoderError::Read { path, source })
         };
-        let config_bytes = read("config.json")?;
-        let config: Config = serde_json::from_slice(&config_bytes).map_err(EncoderError::Config)?;
+        let config_bytes = read(CONFIG)?;
+        let config: bert::Config =
+            serde_json::from_slice(&config_bytes).map_err(EncoderError::Config)?;
         config.check()?;
-        let tokenizer_bytes = read("tokenizer.json")?;
+        let tokenizer_bytes = read(TOKENIZER)?;
         let mut tokenizer = tokenizers::Tokenizer::from_bytes(&tokenizer_bytes)
             .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
         tokenizer
@@ -63,7 +69,7 @@ impl SentenceEncoder {
             }))
             .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
         tokenizer.with_padding(None);
-        let weights = read("model.safetensors")?;
+        let weights = read(WEIGHTS)?;
         let mut fingerprint = Fnv::default();
         for part in [&config_bytes, &tokenizer_bytes] {
             fingerprint.write(&(part.len() as u64).to_le_bytes());

@@ -21,12 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "/../../kb/qna_chitchat_professional.tsv"
     );
     let kb = qna::import::load_path(std::path::Path::new(path))?;
-    let encoder = match std::env::var_os("QNA_ENCODER_DIR") {
-        Some(dir) => Some(std::sync::Arc::new(qna::SentenceEncoder::load(
-            std::path::Path::new(&dir),
-        )?)),
-        None => None,
-    };
+    let encoder = quality::encoder_from_env()?;
     // The held-out part is dropped here, unseen.
     let (train, _) = qna::split::holdout(&kb);
     let mut sums = [0.0f64; 4];

@@ -55,12 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cache = std::env::var_os("QNA_CACHE_DIR").map(std::path::PathBuf::from);
     let snapshot = cache.as_deref().map(|d| d.join("eval-holdout.kbsnap"));
     let rss_before = status_kib("VmRSS:");
-    let encoder = match std::env::var_os("QNA_ENCODER_DIR") {
-        Some(dir) => Some(std::sync::Arc::new(qna::SentenceEncoder::load(
-            std::path::Path::new(&dir),
-        )?)),
-        None => None,
-    };
+    let encoder = quality::encoder_from_env()?;
     let index = EmbeddedIndex::build_encoded(train, tuning, snapshot.as_deref(), encoder.clone())?;
     let rss = status_kib("VmRSS:");
     let peak_build = status_kib("VmHWM:");

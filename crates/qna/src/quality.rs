@@ -222,6 +222,17 @@ pub fn fresh_cases(kb: &KnowledgeBase, text: &str, path: &str) -> Result<Vec<Cas
     Ok(cases)
 }
 
+/// The sentence encoder in `QNA_ENCODER_DIR`, if set: what the `eval` and
+/// `cv` examples rank with besides the words.
+pub fn encoder_from_env(
+) -> Result<Option<std::sync::Arc<crate::SentenceEncoder>>, crate::EncoderError> {
+    std::env::var_os("QNA_ENCODER_DIR")
+        .map(|dir| {
+            crate::SentenceEncoder::load(std::path::Path::new(&dir)).map(std::sync::Arc::new)
+        })
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

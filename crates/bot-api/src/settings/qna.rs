@@ -115,14 +115,11 @@ fn kb_path(q: &RawQnaSettings, p: &mut Problems<'_>) -> Checked<PathBuf> {
         .ok_or_else(|| p.invalid("qna.kb_path", shown, "knowledge-base file not found"))
 }
 
-/// The files `SentenceEncoder::load` reads.
-const ENCODER_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
-
 fn encoder_dir(q: &RawQnaSettings, p: &mut Problems<'_>) -> Checked<Option<PathBuf>> {
     let Some(dir) = optional_path(&q.encoder_dir) else {
         return Ok(None);
     };
-    let missing: Vec<&str> = ENCODER_FILES
+    let missing: Vec<&str> = qna::ENCODER_FILES
         .into_iter()
         .filter(|f| !dir.join(f).is_file())
         .collect();
