@@ -17,7 +17,7 @@ use bot_storage::{
     TranscriptStore,
 };
 use qna::{
-    Answerer, CqaClient, EmbeddedAnswerer, QnaMakerClient, RemoteSettings, SentenceEncoder,
+    Answerer, CqaClient, EmbeddedAnswerer, EncoderSpec, QnaMakerClient, RemoteSettings,
     WithFallback,
 };
 use tokio::net::TcpListener;
@@ -164,13 +164,19 @@ async fn check_transcripts_until_they_answer(config: bot_storage::BlobConfig) {
 fn open_embedded(
     kb_path: &std::path::Path,
     cache_dir: Option<&std::path::Path>,
-    encoder_dir: Option<&std::path::Path>,
+    encoder: Option<&EncoderSpec>,
 ) -> anyhow::Result<Arc<EmbeddedAnswerer>> {
-    let encoder = match encoder_dir {
-        Some(dir) => {
-            let encoder = SentenceEncoder::load(dir)
-                .with_context(|| format!("loading the sentence encoder in {}", dir.display()))?;
-            tracing::info!(dir = %dir.display(), dims = encoder.dims(), "sentence encoder loaded");
+    let encoder = match encoder {
+        Some(spec) => {
+            let encoder = spec.load().with_context(|| {
+                format!("loading the sentence encoder in {}", spec.dir.display())
+            })?;
+            tracing::info!(
+                dir = %spec.dir.display(),
+                dims = encoder.dims(),
+                layers = encoder.layers(),
+                "sentence encoder loaded"
+            );
             Some(Arc::new(encoder))
         }
         None => None,
@@ -199,7 +205,7 @@ fn with_fallback(
             open_embedded(
                 path,
                 remote.kb_cache_dir.as_deref(),
-                remote.kb_encoder_dir.as_deref(),
+                remote.kb_encoder.as_ref(),
             )?,
         )),
         None => primary,
@@ -223,9 +229,9 @@ pub fn open_answerer(kind: &QnaKind) -> anyhow::Result<Arc<dyn Answerer>> {
             kb_path,
             reload_interval_ms,
             cache_dir,
-            encoder_dir,
+            encoder,
         } => {
-            let answerer = open_embedded(kb_path, cache_dir.as_deref(), encoder_dir.as_deref())?;
+            let answerer = open_embedded(kb_path, cache_dir.as_deref(), encoder.as_ref())?;
             if *reload_interval_ms > 0 && tokio::runtime::Handle::try_current().is_ok() {
                 answerer.watch(Duration::from_millis(*reload_interval_ms));
             }

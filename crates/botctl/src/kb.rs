@@ -88,6 +88,9 @@ pub struct CompileArgs {
     /// the model that weighs the encoder's vectors (keyed by its files).
     #[arg(long)]
     encoder_dir: Option<PathBuf>,
+    /// The bot's `qna.encoder_layers`.
+    #[arg(long, default_value_t = 1)]
+    encoder_layers: usize,
 }
 
 /// Trains from scratch (an existing snapshot is not trusted here either)
@@ -96,7 +99,7 @@ pub fn compile(a: CompileArgs) -> anyhow::Result<ExitCode> {
     let kb = qna::import::load_path(&a.kb)?;
     let encoder = match &a.encoder_dir {
         Some(dir) => Some(std::sync::Arc::new(
-            qna::SentenceEncoder::load(dir)
+            qna::SentenceEncoder::load_layers(dir, a.encoder_layers)
                 .with_context(|| format!("loading the sentence encoder in {}", dir.display()))?,
         )),
         None => None,

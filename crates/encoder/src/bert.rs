@@ -9,7 +9,12 @@
 //! this module in docs/performance.md. Its product (`kernel`) reads each
 //! weight row once per sentence and keeps it in L1 for every token.
 
-use safetensors::{Dtype, SafeTensors};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use safetensors::tensor::Metadata;
+use safetensors::Dtype;
 use serde::Deserialize;
 
 use crate::kernel;
@@ -72,37 +77,142 @@ impl Config {
     }
 }
 
-/// The model file's tensors, read by name and checked for shape.
-struct Weights<'a> {
-    file: SafeTensors<'a>,
+/// The model file's tensors, read by name and checked for shape. Only
+/// the header is read up front; each tensor is read from the file when it
+/// is loaded, so the start never holds the whole file (90 MB for
+/// all-MiniLM-L6-v2) of which a shallow encoder uses a few MB.
+pub(crate) struct Weights {
+    file: File,
+    /// Where the tensors' data starts in the file.
+    base: u64,
+    meta: Metadata,
     /// "bert." when the export names its tensors that way.
     prefix: &'static str,
+    /// FNV-1a of the header and of every tensor read: identifies the model.
+    fingerprint: u64,
 }
 
-impl Weights<'_> {
-    fn get(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, EncoderError> {
+impl Weights {
+    pub(crate) fn open(path: &Path) -> Result<Self, EncoderError> {
+        let read_err = |source| EncoderError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let bad = |why: String| EncoderError::Model(why);
+        let file = File::open(path).map_err(read_err)?;
+        let len = file.metadata().map_err(read_err)?.len();
+        let mut n = [0u8; 8];
+        file.read_exact_at(&mut n, 0).map_err(read_err)?;
+        let n = u64::from_le_bytes(n);
+        if n.saturating_add(8) > len || n > 100 << 20 {
+            return Err(bad(format!(
+                "a header of {n} bytes in a file of {len}: not a safetensors file"
+            )));
+        }
+        let mut header = vec![0u8; n as usize];
+        file.read_exact_at(&mut header, 8).map_err(read_err)?;
+        let meta: Metadata = serde_json::from_slice(&header)
+            .map_err(|e| bad(format!("the safetensors header: {e}")))?;
+        if meta.data_len() as u64 + 8 + n != len {
+            return Err(bad(format!(
+                "the header describes {} bytes of tensors, the file holds {}",
+                meta.data_len(),
+                len - 8 - n
+            )));
+        }
+        let prefix = if meta
+            .info("bert.embeddings.word_embeddings.weight")
+            .is_some()
+        {
+            "bert."
+        } else {
+            ""
+        };
+        Ok(Self {
+            file,
+            base: 8 + n,
+            meta,
+            prefix,
+            fingerprint: fnv(FNV_START, &header),
+        })
+    }
+
+    /// Where an F32 tensor of `shape` starts in the file, checked.
+    fn locate(&self, name: &str, shape: &[usize]) -> Result<u64, EncoderError> {
         let full = format!("{}{name}", self.prefix);
         let t = self
-            .file
-            .tensor(&full)
-            .map_err(|e| EncoderError::Model(format!("{full}: {e}")))?;
-        if t.shape() != shape {
+            .meta
+            .info(&full)
+            .ok_or_else(|| EncoderError::Model(format!("{full}: no such tensor")))?;
+        if t.shape != shape {
             return Err(EncoderError::Model(format!(
                 "{full} has shape {:?}, the config says {shape:?}",
-                t.shape()
+                t.shape
             )));
         }
-        if t.dtype() != Dtype::F32 {
+        if t.dtype != Dtype::F32 {
             return Err(EncoderError::Model(format!(
                 "{full} is {:?}; this build reads F32 weights",
-                t.dtype()
+                t.dtype
             )));
         }
-        Ok(t.data()
+        Ok(self.base + t.data_offsets.0 as u64)
+    }
+
+    fn get(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>, EncoderError> {
+        let at = self.locate(name, shape)?;
+        let mut bytes = vec![0u8; shape.iter().product::<usize>() * 4];
+        self.file
+            .read_exact_at(&mut bytes, at)
+            .map_err(|e| EncoderError::Model(format!("{name}: {e}")))?;
+        self.fingerprint = fnv(self.fingerprint, &bytes);
+        Ok(bytes
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect())
     }
+
+    pub(crate) fn fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
+}
+
+/// The token table, left in the model file: a sentence reads its tokens'
+/// rows (1.5 KB each) from it, so the 47 MB table costs the process no
+/// memory of its own; the rows in use stay in the page cache.
+struct TokenRows {
+    file: File,
+    at: u64,
+    rows: usize,
+    dims: usize,
+}
+
+impl TokenRows {
+    /// Row `id`, added to `out` (`dims` long); `bytes` is a buffer.
+    fn add_row(&self, id: u32, bytes: &mut Vec<u8>, out: &mut [f32]) -> Result<(), EncoderError> {
+        let id = id as usize;
+        if id >= self.rows {
+            return Err(EncoderError::Model(format!("token id {id} past the table")));
+        }
+        bytes.resize(self.dims * 4, 0);
+        self.file
+            .read_exact_at(bytes, self.at + (id * self.dims * 4) as u64)
+            .map_err(|e| EncoderError::Model(format!("the token table: {e}")))?;
+        for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+            *o += f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        Ok(())
+    }
+}
+
+pub(crate) const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a, 64-bit, continued from `h`: a fingerprint, not a defence.
+pub(crate) fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for b in bytes {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 /// `x W^T + b` with `W` as stored, `(outputs, inputs)` row-major, in
@@ -114,7 +224,12 @@ struct Linear {
 }
 
 impl Linear {
-    fn load(w: &Weights, name: &str, inputs: usize, outputs: usize) -> Result<Self, EncoderError> {
+    fn load(
+        w: &mut Weights,
+        name: &str,
+        inputs: usize,
+        outputs: usize,
+    ) -> Result<Self, EncoderError> {
         let weight = w.get(&format!("{name}.weight"), &[outputs, inputs])?;
         Ok(Self {
             weight: weight.iter().map(|&v| kernel::bf16(v)).collect(),
@@ -136,7 +251,7 @@ struct Norm {
 }
 
 impl Norm {
-    fn load(w: &Weights, name: &str, dims: usize, eps: f64) -> Result<Self, EncoderError> {
+    fn load(w: &mut Weights, name: &str, dims: usize, eps: f64) -> Result<Self, EncoderError> {
         Ok(Self {
             weight: w.get(&format!("{name}.weight"), &[dims])?,
             bias: w.get(&format!("{name}.bias"), &[dims])?,
@@ -169,10 +284,7 @@ struct Layer {
 }
 
 pub(crate) struct Bert {
-    /// The token table, 8-bit with a scale per row: 30,522 rows of which a
-    /// sentence reads a few, 12 MB instead of 47.
-    words: Vec<i8>,
-    word_scales: Vec<f32>,
+    words: TokenRows,
     /// The first `MAX_TOKENS` positions' rows, with token type 0's row
     /// added (a single sentence has no second segment).
     positions: Vec<f32>,
@@ -191,24 +303,23 @@ pub(crate) struct Scratch {
     projected: Vec<f32>,
     wide: Vec<f32>,
     scores: Vec<f32>,
+    row_bytes: Vec<u8>,
 }
 
 impl Bert {
-    pub(crate) fn load(bytes: &[u8], c: &Config) -> Result<Self, EncoderError> {
-        let file =
-            SafeTensors::deserialize(bytes).map_err(|e| EncoderError::Model(e.to_string()))?;
-        let prefix = if file
-            .names()
-            .contains(&"bert.embeddings.word_embeddings.weight")
-        {
-            "bert."
-        } else {
-            ""
-        };
-        let w = Weights { file, prefix };
+    /// The model's embeddings and its first `layers` layers (all of them
+    /// when `layers` is past the model's count).
+    pub(crate) fn load(w: &mut Weights, c: &Config, layers: usize) -> Result<Self, EncoderError> {
         let h = c.hidden_size;
-        let words = w.get("embeddings.word_embeddings.weight", &[c.vocab_size, h])?;
-        let (words, word_scales) = quantize_rows(&words, h);
+        let words = TokenRows {
+            file: w
+                .file
+                .try_clone()
+                .map_err(|e| EncoderError::Model(e.to_string()))?,
+            at: w.locate("embeddings.word_embeddings.weight", &[c.vocab_size, h])?,
+            rows: c.vocab_size,
+            dims: h,
+        };
         let mut positions = w.get(
             "embeddings.position_embeddings.weight",
             &[c.max_position_embeddings, h],
@@ -224,40 +335,44 @@ impl Bert {
             }
         }
         let eps = c.layer_norm_eps;
-        let norm = Norm::load(&w, "embeddings.LayerNorm", h, eps)?;
-        let mut layers = Vec::with_capacity(c.num_hidden_layers);
-        for n in 0..c.num_hidden_layers {
+        let norm = Norm::load(w, "embeddings.LayerNorm", h, eps)?;
+        let count = layers.min(c.num_hidden_layers);
+        let mut layers = Vec::with_capacity(count);
+        for n in 0..count {
             let l = format!("encoder.layer.{n}");
             let a = format!("{l}.attention");
-            let mut qkv = Linear::load(&w, &format!("{a}.self.query"), h, h)?;
+            let mut qkv = Linear::load(w, &format!("{a}.self.query"), h, h)?;
             for part in ["key", "value"] {
-                let p = Linear::load(&w, &format!("{a}.self.{part}"), h, h)?;
+                let p = Linear::load(w, &format!("{a}.self.{part}"), h, h)?;
                 qkv.weight.extend_from_slice(&p.weight);
                 qkv.bias.extend_from_slice(&p.bias);
             }
             layers.push(Layer {
                 qkv,
-                attention_out: Linear::load(&w, &format!("{a}.output.dense"), h, h)?,
-                attention_norm: Norm::load(&w, &format!("{a}.output.LayerNorm"), h, eps)?,
+                attention_out: Linear::load(w, &format!("{a}.output.dense"), h, h)?,
+                attention_norm: Norm::load(w, &format!("{a}.output.LayerNorm"), h, eps)?,
                 intermediate: Linear::load(
-                    &w,
+                    w,
                     &format!("{l}.intermediate.dense"),
                     h,
                     c.intermediate_size,
                 )?,
-                output: Linear::load(&w, &format!("{l}.output.dense"), c.intermediate_size, h)?,
-                output_norm: Norm::load(&w, &format!("{l}.output.LayerNorm"), h, eps)?,
+                output: Linear::load(w, &format!("{l}.output.dense"), c.intermediate_size, h)?,
+                output_norm: Norm::load(w, &format!("{l}.output.LayerNorm"), h, eps)?,
             });
         }
         Ok(Self {
             words,
-            word_scales,
             positions,
             norm,
             layers,
             hidden: h,
             heads: c.num_attention_heads,
         })
+    }
+
+    pub(crate) fn layers(&self) -> usize {
+        self.layers.len()
     }
 
     /// The longest input `forward` takes, in tokens.
@@ -273,19 +388,9 @@ impl Bert {
             return Ok(vec![0.0; h]);
         }
         s.x.clear();
-        for (n, &id) in ids[..len].iter().enumerate() {
-            let id = id as usize;
-            let scale = *self
-                .word_scales
-                .get(id)
-                .ok_or_else(|| EncoderError::Model(format!("token id {id} past the table")))?;
-            let row = &self.words[id * h..(id + 1) * h];
-            let position = &self.positions[n * h..(n + 1) * h];
-            s.x.extend(
-                row.iter()
-                    .zip(position)
-                    .map(|(&w, p)| f32::from(w) * scale + p),
-            );
+        s.x.extend_from_slice(&self.positions[..len * h]);
+        for (&id, row) in ids[..len].iter().zip(s.x.chunks_exact_mut(h)) {
+            self.words.add_row(id, &mut s.row_bytes, row)?;
         }
         self.norm.apply(&mut s.x);
         for l in &self.layers {
@@ -365,20 +470,4 @@ fn add(to: &mut [f32], from: &[f32]) {
 /// BERT's GELU, with the exact error function.
 fn gelu(x: f32) -> f32 {
     0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2))
-}
-
-/// Per row: the largest magnitude maps to ±127.
-fn quantize_rows(t: &[f32], dims: usize) -> (Vec<i8>, Vec<f32>) {
-    let mut out = Vec::with_capacity(t.len());
-    let mut scales = Vec::with_capacity(t.len() / dims);
-    for row in t.chunks_exact(dims) {
-        let max = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
-        scales.push(scale);
-        out.extend(
-            row.iter()
-                .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8),
-        );
-    }
-    (out, scales)
 }

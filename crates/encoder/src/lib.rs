@@ -11,6 +11,7 @@
 mod bert;
 mod error;
 mod kernel;
+mod wordpiece;
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -28,8 +29,22 @@ const CONFIG: &str = "config.json";
 const TOKENIZER: &str = "tokenizer.json";
 const WEIGHTS: &str = "model.safetensors";
 
+/// Which encoder to load: the model's directory and how many of its
+/// layers to run (`qna.encoder_dir` and `qna.encoder_layers`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncoderSpec {
+    pub dir: std::path::PathBuf,
+    pub layers: usize,
+}
+
+impl EncoderSpec {
+    pub fn load(&self) -> Result<SentenceEncoder, EncoderError> {
+        SentenceEncoder::load_layers(&self.dir, self.layers)
+    }
+}
+
 pub struct SentenceEncoder {
-    tokenizer: tokenizers::Tokenizer,
+    tokenizer: wordpiece::WordPiece,
     model: bert::Bert,
     dims: usize,
     /// Identifies the model's files, for the KB snapshot's key: other
@@ -41,16 +56,29 @@ impl std::fmt::Debug for SentenceEncoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SentenceEncoder")
             .field("dims", &self.dims)
+            .field("layers", &self.model.layers())
             .field("fingerprint", &format_args!("{:016x}", self.fingerprint))
             .finish()
     }
 }
 
 impl SentenceEncoder {
-    /// Loads the model in `dir`. Every way it can be wrong (a missing file,
-    /// another architecture, a tensor of the wrong shape) is an error here,
-    /// at start-up, not at the first question.
+    /// Loads the model in `dir`, all its layers. Every way it can be
+    /// wrong (a missing file, another architecture, a tensor of the wrong
+    /// shape) is an error here, at start-up, not at the first question.
     pub fn load(dir: &Path) -> Result<Self, EncoderError> {
+        Self::load_layers(dir, usize::MAX)
+    }
+
+    /// Loads the model in `dir` with only its first `layers` layers (at
+    /// least one): a shallower encoder, its cost per question and its
+    /// memory about proportional to its layers. The vectors of the first
+    /// layer already tell the chit-chat KB's answers apart better than
+    /// words alone (docs/performance.md).
+    pub fn load_layers(dir: &Path, layers: usize) -> Result<Self, EncoderError> {
+        if layers == 0 {
+            return Err(EncoderError::Unsupported("an encoder of 0 layers".into()));
+        }
         let read = |name: &str| {
             let path = dir.join(name);
             std::fs::read(&path).map_err(|source| EncoderError::Read { path, source })
@@ -60,35 +88,30 @@ impl SentenceEncoder {
             serde_json::from_slice(&config_bytes).map_err(EncoderError::Config)?;
         config.check()?;
         let tokenizer_bytes = read(TOKENIZER)?;
-        let mut tokenizer = tokenizers::Tokenizer::from_bytes(&tokenizer_bytes)
-            .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
-        tokenizer
-            .with_truncation(Some(tokenizers::TruncationParams {
-                max_length: MAX_TOKENS.min(config.max_position_embeddings),
-                ..Default::default()
-            }))
-            .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
-        tokenizer.with_padding(None);
-        let weights = read(WEIGHTS)?;
-        let mut fingerprint = Fnv::default();
-        for part in [&config_bytes, &tokenizer_bytes] {
-            fingerprint.write(&(part.len() as u64).to_le_bytes());
-            fingerprint.write(part);
+        let tokenizer = wordpiece::WordPiece::from_json(&tokenizer_bytes)?;
+        if tokenizer.vocabulary() > config.vocab_size {
+            return Err(EncoderError::Tokenizer(format!(
+                "ids up to {} for a model of {} tokens",
+                tokenizer.vocabulary(),
+                config.vocab_size
+            )));
         }
-        // The weights in a stride: every tensor differs in most of its
-        // bytes between two trainings, and a full pass over 90 MB would
-        // cost each start a noticeable moment.
-        fingerprint.write(&(weights.len() as u64).to_le_bytes());
-        for b in weights.iter().step_by(251) {
-            fingerprint.write(&[*b]);
+        let mut weights = bert::Weights::open(&dir.join(WEIGHTS))?;
+        let model = bert::Bert::load(&mut weights, &config, layers)?;
+        let mut fingerprint = weights.fingerprint();
+        for part in [
+            &config_bytes[..],
+            &tokenizer_bytes[..],
+            &(model.layers() as u64).to_le_bytes(),
+        ] {
+            fingerprint = bert::fnv(fingerprint, &(part.len() as u64).to_le_bytes());
+            fingerprint = bert::fnv(fingerprint, part);
         }
-        let model = bert::Bert::load(&weights, &config)?;
-        drop(weights);
         Ok(Self {
             tokenizer,
             model,
             dims: config.hidden_size,
-            fingerprint: fingerprint.0,
+            fingerprint,
         })
     }
 
@@ -103,15 +126,10 @@ impl SentenceEncoder {
 
     /// The text's unit-length vector: similar meanings, nearby vectors.
     pub fn embed(&self, text: &str) -> Result<Vec<f32>, EncoderError> {
-        let encoding = self
-            .tokenizer
-            .encode(text, true)
-            .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
+        let ids = self.tokenizer.encode(text, self.model.max_tokens());
         let mut v = SCRATCH.with(|s| match s.try_borrow_mut() {
-            Ok(mut s) => self.model.forward(encoding.get_ids(), &mut s),
-            Err(_) => self
-                .model
-                .forward(encoding.get_ids(), &mut Default::default()),
+            Ok(mut s) => self.model.forward(&ids, &mut s),
+            Err(_) => self.model.forward(&ids, &mut Default::default()),
         })?;
         // Unit length: cosine is then a dot product.
         let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -122,26 +140,20 @@ impl SentenceEncoder {
         }
         Ok(v)
     }
+
+    /// The token ids the model reads for `text`, the classifier and
+    /// separator tokens around them.
+    pub fn token_ids(&self, text: &str) -> Vec<u32> {
+        self.tokenizer.encode(text, self.model.max_tokens())
+    }
+
+    /// How many of the model's layers this encoder runs.
+    pub fn layers(&self) -> usize {
+        self.model.layers()
+    }
 }
 
 thread_local! {
     /// Each thread's buffers for a pass (a few hundred KB for a sentence).
     static SCRATCH: RefCell<bert::Scratch> = RefCell::default();
-}
-
-/// FNV-1a, 64-bit: a fingerprint, not a defence.
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Self(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
 }

@@ -101,3 +101,102 @@ fn a_wrong_model_directory_is_a_clear_error() {
     let err = SentenceEncoder::load(other.path()).unwrap_err();
     assert!(matches!(err, EncoderError::Model(_)), "{err}");
 }
+
+/// The shallow encoder the bot runs by default: one layer, its vectors
+/// those of the full model's first layer (not the full model's), and the
+/// fingerprint tells the two apart, so a KB snapshot trained with one is
+/// never served with the other.
+#[test]
+fn a_shallow_encoder_is_its_own_model() {
+    let full = SentenceEncoder::load(&model_dir()).unwrap();
+    let one = SentenceEncoder::load_layers(&model_dir(), 1).unwrap();
+    assert_eq!((full.layers(), one.layers()), (6, 1));
+    assert_ne!(full.fingerprint(), one.fingerprint());
+    let again = SentenceEncoder::load_layers(&model_dir(), 1).unwrap();
+    assert_eq!(again.fingerprint(), one.fingerprint());
+    let age = one.embed("how old are you").unwrap();
+    let age2 = one.embed("what is your age").unwrap();
+    let maker = one.embed("who made you").unwrap();
+    assert!(cosine(&age, &age2) > cosine(&age, &maker));
+    assert!(cosine(&age, &full.embed("how old are you").unwrap()) < 0.99);
+    // Past the model's layers is all of them; none is refused.
+    assert_eq!(
+        SentenceEncoder::load_layers(&model_dir(), 99)
+            .unwrap()
+            .layers(),
+        6
+    );
+    assert!(SentenceEncoder::load_layers(&model_dir(), 0).is_err());
+}
+
+/// Our WordPiece tokenizer gives the `tokenizers` crate's ids (the
+/// reference implementation of the model's tokenizer.json) for every
+/// phrasing of the chit-chat KB, the fresh phrasings and text chosen to
+/// reach each step: accents, Chinese characters, punctuation, control
+/// characters, a word past 100 characters and a text past 128 tokens.
+#[test]
+fn the_tokenizer_matches_the_reference() {
+    let dir = model_dir();
+    let e = SentenceEncoder::load_layers(&dir, 1).unwrap();
+    let mut reference = tokenizers::Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
+    reference.with_padding(None);
+    reference
+        .with_truncation(Some(tokenizers::TruncationParams {
+            max_length: encoder::MAX_TOKENS,
+            ..Default::default()
+        }))
+        .unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut texts: Vec<String> = Vec::new();
+    for file in [
+        "kb/qna_chitchat_professional.tsv",
+        "crates/qna/tests/data/fresh_phrasings.tsv",
+    ] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        texts.extend(
+            text.lines()
+                .filter_map(|l| l.split('\t').next())
+                .map(String::from),
+        );
+    }
+    assert!(texts.len() > 9_000, "{}", texts.len());
+    let long_word = "a".repeat(101);
+    let long_text = "how are you doing today my friend? ".repeat(30);
+    for t in [
+        "Café crème brûlée, naïve résumé",
+        "你好，世界！今天天气怎么样",
+        "ÀÉÎÕÜ ÅØ Straße İstanbul",
+        "don't won't y'all rock'n'roll",
+        "hi!!! ?? ... -- (yes) [no] {maybe} <tag> @you #tag $5 100% a&b",
+        "tab\tnew\nline\rreturn\u{a0}nbsp\u{2003}em\u{200b}zero-width",
+        "\u{0}\u{1}\u{7f}\u{fffd}control",
+        "🤖 robots 👍🏽 emoji ❤️",
+        "Ελληνικά русский עברית العربية हिन्दी",
+        "http://example.test/a?b=c&d=e user@example.test",
+        "x² ½ ① ﬁ ℃ Ⅻ",
+        "",
+        "   ",
+        long_word.as_str(),
+        long_text.as_str(),
+    ] {
+        texts.push(t.to_string());
+    }
+    let mut differ = Vec::new();
+    for t in &texts {
+        let want = reference
+            .encode(t.as_str(), true)
+            .unwrap()
+            .get_ids()
+            .to_vec();
+        let got = e.token_ids(t);
+        if got != want {
+            differ.push(format!("{t:?}: {got:?} against {want:?}"));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "{} differ:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
+}

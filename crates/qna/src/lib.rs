@@ -27,7 +27,7 @@ pub use answerer::{
 };
 pub use cqa::CqaClient;
 pub use embedded::{BuildTimes, EmbeddedIndex, ModelSource, Tuning};
-pub use encoder::{EncoderError, SentenceEncoder, MODEL_FILES as ENCODER_FILES};
+pub use encoder::{EncoderError, EncoderSpec, SentenceEncoder, MODEL_FILES as ENCODER_FILES};
 pub use error::QnaError;
 pub use fallback::WithFallback;
 pub use kb::{KnowledgeBase, QnaPair};

@@ -222,13 +222,21 @@ pub fn fresh_cases(kb: &KnowledgeBase, text: &str, path: &str) -> Result<Vec<Cas
     Ok(cases)
 }
 
-/// The sentence encoder in `QNA_ENCODER_DIR`, if set: what the `eval` and
-/// `cv` examples rank with besides the words.
+/// The sentence encoder in `QNA_ENCODER_DIR`, if set, with
+/// `QNA_ENCODER_LAYERS` of its layers (the bot's default, 1, when unset):
+/// what the `eval` and `cv` examples rank with besides the words.
 pub fn encoder_from_env(
 ) -> Result<Option<std::sync::Arc<crate::SentenceEncoder>>, crate::EncoderError> {
+    let layers = match std::env::var("QNA_ENCODER_LAYERS") {
+        Ok(v) => v.parse().map_err(|_| {
+            crate::EncoderError::Unsupported(format!("QNA_ENCODER_LAYERS={v:?} is not a number"))
+        })?,
+        Err(_) => 1,
+    };
     std::env::var_os("QNA_ENCODER_DIR")
         .map(|dir| {
-            crate::SentenceEncoder::load(std::path::Path::new(&dir)).map(std::sync::Arc::new)
+            crate::SentenceEncoder::load_layers(std::path::Path::new(&dir), layers)
+                .map(std::sync::Arc::new)
         })
         .transpose()
 }

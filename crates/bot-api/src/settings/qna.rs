@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use qna::EncoderSpec;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -50,6 +51,14 @@ pub struct RawQnaSettings {
     /// re-ranker weighs next to the words ("": none).
     #[serde(default)]
     pub encoder_dir: Option<String>,
+    /// How many of the encoder's layers run (at least 1; past the model's
+    /// count, all).
+    #[serde(default = "one_layer")]
+    pub encoder_layers: usize,
+}
+
+fn one_layer() -> usize {
+    1
 }
 
 /// A remote question-answering service and how to fail over between its
@@ -65,8 +74,8 @@ pub struct RemoteQna {
     pub fallback_kb: Option<PathBuf>,
     /// Its snapshot directory (`qna.cache_dir`).
     pub kb_cache_dir: Option<PathBuf>,
-    /// Its sentence encoder (`qna.encoder_dir`).
-    pub kb_encoder_dir: Option<PathBuf>,
+    /// Its sentence encoder (`qna.encoder_dir`, `qna.encoder_layers`).
+    pub kb_encoder: Option<EncoderSpec>,
 }
 
 #[derive(Debug, Clone)]
@@ -77,7 +86,7 @@ pub enum QnaKind {
         /// Where the KB's trained snapshot is kept, if anywhere.
         cache_dir: Option<PathBuf>,
         /// The sentence encoder the re-ranker weighs, if any.
-        encoder_dir: Option<PathBuf>,
+        encoder: Option<EncoderSpec>,
     },
     Cqa {
         remote: RemoteQna,
@@ -115,16 +124,21 @@ fn kb_path(q: &RawQnaSettings, p: &mut Problems<'_>) -> Checked<PathBuf> {
         .ok_or_else(|| p.invalid("qna.kb_path", shown, "knowledge-base file not found"))
 }
 
-fn encoder_dir(q: &RawQnaSettings, p: &mut Problems<'_>) -> Checked<Option<PathBuf>> {
+fn encoder(q: &RawQnaSettings, p: &mut Problems<'_>) -> Checked<Option<EncoderSpec>> {
     let Some(dir) = optional_path(&q.encoder_dir) else {
         return Ok(None);
     };
+    let layers = p.at_least("qna.encoder_layers", q.encoder_layers as u64, 1);
     let missing: Vec<&str> = qna::ENCODER_FILES
         .into_iter()
         .filter(|f| !dir.join(f).is_file())
         .collect();
     if missing.is_empty() {
-        Ok(Some(dir))
+        layers?;
+        Ok(Some(EncoderSpec {
+            dir,
+            layers: q.encoder_layers,
+        }))
     } else {
         Err(p.invalid(
             "qna.encoder_dir",
@@ -184,11 +198,7 @@ fn remote(q: &RawQnaSettings, p: &mut Problems<'_>) -> Checked<RemoteQna> {
     } else {
         Ok(None)
     };
-    let kb_encoder_dir = if q.fallback {
-        encoder_dir(q, p)
-    } else {
-        Ok(None)
-    };
+    let kb_encoder = if q.fallback { encoder(q, p) } else { Ok(None) };
     let (endpoints, key) = (endpoints?, key?);
     key_count?;
     retries?;
@@ -206,7 +216,7 @@ fn remote(q: &RawQnaSettings, p: &mut Problems<'_>) -> Checked<RemoteQna> {
         },
         fallback_kb: fallback_kb?,
         kb_cache_dir: optional_path(&q.cache_dir),
-        kb_encoder_dir: kb_encoder_dir?,
+        kb_encoder: kb_encoder?,
     })
 }
 
@@ -230,12 +240,12 @@ pub fn validate(
             Ok(match kind {
                 Kind::Embedded => {
                     let kb = kb_path(q, p);
-                    let encoder = encoder_dir(q, p);
+                    let encoder = encoder(q, p);
                     QnaKind::Embedded {
                         kb_path: kb?,
                         reload_interval_ms: q.reload_interval_ms,
                         cache_dir: optional_path(&q.cache_dir),
-                        encoder_dir: encoder?,
+                        encoder: encoder?,
                     }
                 }
                 Kind::Cqa => {
@@ -282,12 +292,13 @@ impl QnaKind {
                 kb_path,
                 reload_interval_ms,
                 cache_dir,
-                encoder_dir,
+                encoder,
             } => serde_json::json!({
                 "kind": "embedded", "kbPath": kb_path.display().to_string(),
                 "reloadIntervalMs": reload_interval_ms,
                 "cacheDir": path(cache_dir),
-                "encoderDir": path(encoder_dir),
+                "encoderDir": encoder.as_ref().map(|e| e.dir.display().to_string()),
+                "encoderLayers": encoder.as_ref().map(|e| e.layers),
             }),
             QnaKind::Cqa {
                 remote,

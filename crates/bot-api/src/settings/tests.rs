@@ -96,17 +96,12 @@ fn errors_name_key_and_origin() {
 
 /// `qna.encoder_dir` is off by default; a directory without the model's
 /// files is refused at start with the files named; one with them is taken
-/// and shown in the settings dump.
+/// with its layer count (1 unless set, never 0) and shown in the settings
+/// dump.
 #[test]
 fn the_sentence_encoder_directory_is_checked() {
     let s = Settings::load_from(&env(&[])).unwrap();
-    assert!(matches!(
-        s.qna,
-        QnaKind::Embedded {
-            encoder_dir: None,
-            ..
-        }
-    ));
+    assert!(matches!(s.qna, QnaKind::Embedded { encoder: None, .. }));
     let empty = tempfile::tempdir().unwrap();
     let shown = empty.path().display().to_string();
     let e = Settings::load_from(&env(&[("BOT__QNA__ENCODER_DIR", shown.as_str())]))
@@ -123,9 +118,20 @@ fn the_sentence_encoder_directory_is_checked() {
     let s = Settings::load_from(&env(&[("BOT__QNA__ENCODER_DIR", shown.as_str())])).unwrap();
     assert!(matches!(
         &s.qna,
-        QnaKind::Embedded { encoder_dir: Some(d), .. } if d == empty.path()
+        QnaKind::Embedded { encoder: Some(e), .. } if e.dir == empty.path() && e.layers == 1
     ));
     assert_eq!(s.qna.summary()["encoderDir"], shown.as_str());
+    assert_eq!(s.qna.summary()["encoderLayers"], 1);
+    let with = |layers| {
+        Settings::load_from(&env(&[
+            ("BOT__QNA__ENCODER_DIR", shown.as_str()),
+            ("BOT__QNA__ENCODER_LAYERS", layers),
+        ]))
+    };
+    let s = with("6").unwrap();
+    assert_eq!(s.qna.summary()["encoderLayers"], 6);
+    let e = with("0").unwrap_err().to_string();
+    assert!(e.contains("qna.encoder_layers"), "{e}");
 }
 
 #[test]

@@ -61,4 +61,16 @@ async fn the_bot_answers_with_the_sentence_encoder() {
     post(&bot, &expect_replies(message("e3", "conv-e", "u", "hi"))).await;
     let logs = bot.logs().join("\n");
     assert!(logs.contains("model=Trained"), "{logs}");
+    drop(bot);
+    // Nor does the same model run to another depth: its vectors differ.
+    let deeper = [
+        ("BOT__QNA__ENCODER_DIR", encoder.as_str()),
+        ("BOT__QNA__ENCODER_LAYERS", "2"),
+        ("BOT__QNA__CACHE_DIR", cache.to_str().unwrap()),
+    ];
+    let bot = BotProcess::start(dir.path(), &deeper);
+    post(&bot, &expect_replies(message("e4", "conv-e", "u", "hi"))).await;
+    let logs = bot.logs().join("\n");
+    assert!(logs.contains("layers=2"), "{logs}");
+    assert!(logs.contains("model=Trained"), "{logs}");
 }
