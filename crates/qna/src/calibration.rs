@@ -3,8 +3,12 @@
 //! is sure of a question it knows one word of, and unsure of a short new
 //! phrasing it gets right. The confidence is instead a small logistic model
 //! of whether the answer is right, over the softmax probability, its margin
-//! over the best rival, the share of the question's words the model knows
-//! and the question's length.
+//! over the best rival, the share of the question's words the model knows,
+//! the question's length and, with a sentence encoder, the cosine of its
+//! vector to the mean of the answer's phrasings' (`Classifier::similarity`).
+//! That last one is what keeps a question the KB does not cover at all
+//! from a confident answer: the encoder's vector pulls its softmax toward
+//! some answer, but it lies far from every answer's phrasings.
 //!
 //! It is fitted when the KB is trained, on the KB's own phrasings only:
 //! every fifth phrasing of each answer is set aside, a classifier trained on
@@ -34,7 +38,14 @@ const FOLD: usize = 5;
 /// fit would be noise.
 const MIN_EXAMPLES: usize = 100;
 const MIN_EACH: usize = 10;
-const FEATURES: usize = 5;
+const FEATURES: usize = 6;
+/// With a sentence encoder, the answers at this position in every seven
+/// are also left out of a second classifier, whose answers to their
+/// set-aside phrasings are all wrong: questions the KB does not cover, for
+/// the fit of the weights (not of the threshold, which stays a rate among
+/// covered questions). Without them the fit never sees such a question,
+/// and the encoder's vector makes the softmax sure of some answer.
+const UNCOVERED: usize = 7;
 /// The classifier's learning rate doubled (0.6 to 1.2) when the calibration
 /// came, and sharpened the softmax of a small KB: an uncalibrated softmax is
 /// taken at this temperature so a KB too small to calibrate keeps about the
@@ -68,6 +79,8 @@ pub(crate) struct Evidence {
     /// Known words / words of the question.
     pub known: f32,
     pub words: usize,
+    /// `Classifier::similarity` for this answer (0 without an encoder).
+    pub similarity: f32,
 }
 
 impl Evidence {
@@ -79,6 +92,7 @@ impl Evidence {
             (p / self.rival.max(1e-9)).ln(),
             self.known,
             1.0 / self.words.max(1) as f32,
+            self.similarity,
         ]
     }
 }
@@ -144,37 +158,37 @@ impl Calibration {
             return Calibration::Raw;
         }
         let model = Classifier::train(&train, classes);
-        drop(train);
-        let mut scratch = Default::default();
-        let mut probs = Vec::new();
-        let mut outcomes = Vec::with_capacity(aside.len());
-        for Example {
-            tokens,
-            class,
-            dense,
-        } in aside
-        {
-            model.predict(tokens, dense, &mut scratch, &mut probs);
-            let Some((best, p, rival)) = top_two(&probs) else {
-                continue;
-            };
-            let e = Evidence {
-                p,
-                rival,
-                known: model.known_words(tokens) as f32 / tokens.len().max(1) as f32,
-                words: tokens.len(),
-            };
-            outcomes.push((e.features(), best == class));
-        }
-        Self::fit(&outcomes)
+        let covered_outcomes = outcomes(&model, &aside, |_| true);
+        drop(model);
+        let uncovered = if model_has_vectors(&train) {
+            let covered: Vec<Example> = train
+                .iter()
+                .filter(|e| e.class % UNCOVERED != UNCOVERED / 2)
+                .copied()
+                .collect();
+            drop(train);
+            let model = Classifier::train(&covered, classes);
+            outcomes(&model, &aside, |class| class % UNCOVERED == UNCOVERED / 2)
+        } else {
+            Vec::new()
+        };
+        Self::fit(&covered_outcomes, &uncovered)
     }
 
-    fn fit(outcomes: &[([f32; FEATURES], bool)]) -> Self {
+    /// `outcomes` are the covered questions' (right or wrong), `uncovered`
+    /// those of questions no answer covers (all wrong): the weights are
+    /// fitted on both, the power on the covered ones.
+    fn fit(outcomes: &[([f32; FEATURES], bool)], uncovered: &[([f32; FEATURES], bool)]) -> Self {
         let right = outcomes.iter().filter(|o| o.1).count();
         if outcomes.len() < MIN_EXAMPLES || right < MIN_EACH || outcomes.len() - right < MIN_EACH {
             return Calibration::Raw;
         }
-        let weights = logistic(outcomes);
+        let all: Vec<([f32; FEATURES], bool)> = outcomes
+            .iter()
+            .copied()
+            .chain(uncovered.iter().map(|(x, _)| (*x, false)))
+            .collect();
+        let weights = logistic(&all);
         let fitted = |exponent| Calibration::Fitted { weights, exponent };
         // Scores from the most confident down: the lowest score at which
         // the wrong answers above it are still within the target.
@@ -235,6 +249,37 @@ impl Calibration {
     pub(crate) const PARTS: usize = FEATURES + 1;
 }
 
+fn model_has_vectors(examples: &[Example]) -> bool {
+    examples.first().is_some_and(|e| e.dense.is_some())
+}
+
+/// The model's top answer to each set-aside phrasing whose answer `asked`
+/// takes, and whether it is that phrasing's answer.
+fn outcomes(
+    model: &Classifier,
+    aside: &[Example],
+    asked: impl Fn(usize) -> bool,
+) -> Vec<([f32; FEATURES], bool)> {
+    let mut scratch = Default::default();
+    let mut probs = Vec::new();
+    let mut out = Vec::with_capacity(aside.len());
+    for e in aside.iter().filter(|e| asked(e.class)) {
+        model.predict(e.tokens, e.dense, &mut scratch, &mut probs);
+        let Some((best, p, rival)) = top_two(&probs) else {
+            continue;
+        };
+        let evidence = Evidence {
+            p,
+            rival,
+            known: model.known_words(e.tokens) as f32 / e.tokens.len().max(1) as f32,
+            words: e.tokens.len(),
+            similarity: model.similarity(best, &scratch),
+        };
+        out.push((evidence.features(), best == e.class));
+    }
+    out
+}
+
 /// The most wrong answers among `n` set-aside phrasings whose rate, plus
 /// its one-sided 95% margin, stays within `TARGET_WRONG` (for 1,574
 /// phrasings: 37, 2.35%).
@@ -258,8 +303,9 @@ impl std::fmt::Display for Calibration {
             ),
             Calibration::Fitted { weights, exponent } => write!(
                 f,
-                "bias {:.2}, ln p {:.2}, margin {:.2}, known words {:.2}, 1/words {:.2}; power {:.2}",
-                weights[0], weights[1], weights[2], weights[3], weights[4], exponent
+                "bias {:.2}, ln p {:.2}, margin {:.2}, known words {:.2}, 1/words {:.2}, \
+                 meaning {:.2}; power {:.2}",
+                weights[0], weights[1], weights[2], weights[3], weights[4], weights[5], exponent
             ),
         }
     }
@@ -374,11 +420,12 @@ mod tests {
                 rival: (1.0 - p) / 2.0,
                 known: 1.0,
                 words: 4,
+                similarity: 0.0,
             };
             outcomes.push((e, ok));
         }
         let feats: Vec<_> = outcomes.iter().map(|(e, ok)| (e.features(), *ok)).collect();
-        let c = Calibration::fit(&feats);
+        let c = Calibration::fit(&feats, &[]);
         assert!(matches!(c, Calibration::Fitted { .. }), "{c:?}");
         let conf = |p: f32| {
             c.confidence(&Evidence {
@@ -386,6 +433,7 @@ mod tests {
                 rival: (1.0 - p) / 2.0,
                 known: 1.0,
                 words: 4,
+                similarity: 0.0,
             })
         };
         assert!(conf(0.9) > conf(0.5) && conf(0.5) > conf(0.1));
@@ -414,18 +462,19 @@ mod tests {
     #[test]
     fn too_little_to_fit_on_keeps_the_softmax() {
         let few: Vec<_> = (0..50)
-            .map(|i| ([1.0, 0.0, 0.0, 1.0, 1.0], i % 2 == 0))
+            .map(|i| ([1.0, 0.0, 0.0, 1.0, 1.0, 0.0], i % 2 == 0))
             .collect();
-        assert_eq!(Calibration::fit(&few), Calibration::Raw);
+        assert_eq!(Calibration::fit(&few, &[]), Calibration::Raw);
         let all_right: Vec<_> = (0..500)
-            .map(|_| ([1.0, 0.0, 0.0, 1.0, 1.0], true))
+            .map(|_| ([1.0, 0.0, 0.0, 1.0, 1.0, 0.0], true))
             .collect();
-        assert_eq!(Calibration::fit(&all_right), Calibration::Raw);
+        assert_eq!(Calibration::fit(&all_right, &[]), Calibration::Raw);
         let e = Evidence {
             p: 0.42,
             rival: 0.1,
             known: 1.0,
             words: 3,
+            similarity: 0.0,
         };
         assert_eq!(Calibration::Raw.confidence(&e), 0.42);
         // Tempering flattens, keeps the order and the sum.
@@ -440,7 +489,7 @@ mod tests {
         };
         fitted.temper(&mut q);
         assert_eq!(q, [0.8, 0.15, 0.05]);
-        assert!(Calibration::from_parts(1, [f32::NAN; 6]).is_err());
-        assert!(Calibration::from_parts(2, [0.0; 6]).is_err());
+        assert!(Calibration::from_parts(1, [f32::NAN; 7]).is_err());
+        assert!(Calibration::from_parts(2, [0.0; 7]).is_err());
     }
 }

@@ -93,6 +93,15 @@ pub struct Classifier {
     /// ids come after every word and character feature's.
     dense_start: u32,
     dense_dims: usize,
+    /// Per answer, the mean of its phrasings' sentence vectors, of unit
+    /// length (`classes × dense_dims`; empty without a dense block): how
+    /// near a question's meaning is to anything the answer was asked as.
+    centroids: Vec<f32>,
+    /// The mean of every phrasing's sentence vector, taken off each vector
+    /// before it is used (then of unit length again). A shallow encoder's
+    /// vectors share a large common part (any two sentences' cosine is
+    /// high); without it, what is left is what tells sentences apart.
+    mean: Vec<f32>,
 }
 
 impl std::fmt::Debug for Classifier {
@@ -115,6 +124,9 @@ pub(crate) struct Scratch {
     features: Features,
     ids: Vec<u32>,
     vector: Vector,
+    /// The question's sentence vector, centred (see `Classifier::mean`);
+    /// empty without one.
+    centred: Vec<f32>,
 }
 
 /// The model's parts, as stored in a snapshot.
@@ -126,6 +138,8 @@ pub(crate) struct Parts {
     pub weights: Vec<i8>,
     pub scales: Vec<f32>,
     pub bias: Vec<f32>,
+    pub centroids: Vec<f32>,
+    pub mean: Vec<f32>,
 }
 
 impl Classifier {
@@ -174,15 +188,24 @@ impl Classifier {
             start: dense_start,
             dims: dense_dims,
         };
+        let mean = mean_vector(examples, dense_dims);
+        let centred: Vec<Vec<f32>> = examples
+            .iter()
+            .map(|e| {
+                let mut c = Vec::new();
+                centre(e.dense, &mean, &mut c);
+                c
+            })
+            .collect();
         let features_n = idf.len();
         let mut ids = Vec::new();
         let vectors: Vec<Vector> = hashed
             .iter()
-            .zip(examples)
-            .map(|(f, e)| {
+            .zip(&centred)
+            .map(|(f, c)| {
                 let mut v = Vec::new();
                 vector(&vocab, &idf, f, &mut ids, &mut v);
-                dense.append(e.dense, &mut v);
+                dense.append(c, &mut v);
                 v
             })
             .collect();
@@ -224,6 +247,7 @@ impl Classifier {
             }
         }
         let (weights, scales) = quantize(&weights, classes);
+        let centroids = centroids(examples, &centred, classes, dense_dims);
         Self {
             vocab,
             idf,
@@ -233,6 +257,24 @@ impl Classifier {
             bias,
             dense_start,
             dense_dims,
+            centroids,
+            mean,
+        }
+    }
+
+    /// The cosine of the last question's (`predict`'s, in `scratch`)
+    /// centred sentence vector to the mean of answer `class`'s phrasings'
+    /// (0 without a vector or a dense block). A question about something
+    /// the KB never covers ("how do I request a new laptop") is far from
+    /// every answer's, however the linear model extrapolates its softmax;
+    /// the calibration weighs it.
+    pub(crate) fn similarity(&self, class: usize, scratch: &Scratch) -> f32 {
+        let d = self.dense_dims;
+        match self.centroids.get(class * d..(class + 1) * d) {
+            Some(c) if d > 0 && scratch.centred.len() == d => {
+                c.iter().zip(&scratch.centred).map(|(a, b)| a * b).sum()
+            }
+            _ => 0.0,
         }
     }
 
@@ -261,11 +303,13 @@ impl Classifier {
             &mut scratch.vector,
         );
         let known = scratch.vector.len();
+        let dense = dense.filter(|d| self.dense_dims > 0 && d.len() == self.dense_dims);
+        centre(dense, &self.mean, &mut scratch.centred);
         Dense {
             start: self.dense_start,
             dims: self.dense_dims,
         }
-        .append(dense, &mut scratch.vector);
+        .append(&scratch.centred, &mut scratch.vector);
         probs.clear();
         probs.extend_from_slice(&self.bias);
         for &(f, v) in &scratch.vector {
@@ -311,6 +355,8 @@ impl Classifier {
             weights: self.weights.clone(),
             scales: self.scales.clone(),
             bias: self.bias.clone(),
+            centroids: self.centroids.clone(),
+            mean: self.mean.clone(),
         }
     }
 
@@ -350,6 +396,13 @@ impl Classifier {
                 return Err("the sentence-vector features are out of place".into());
             }
         }
+        if p.centroids.len() != p.classes * dense_dims
+            || p.mean.len() != dense_dims
+            || !finite(&p.centroids)
+            || !finite(&p.mean)
+        {
+            return Err("the answers' mean vectors do not match the sentence vectors".into());
+        }
         let mut vocab = IdMap::with_capacity_and_hasher(n, Default::default());
         for (id, k) in p.keys.into_iter().enumerate() {
             if vocab.insert(k, id as u32).is_some() {
@@ -365,8 +418,76 @@ impl Classifier {
             bias: p.bias,
             dense_start: dense_start as u32,
             dense_dims,
+            centroids: p.centroids,
+            mean: p.mean,
         })
     }
+}
+
+/// The mean of the examples' sentence vectors (empty without a block).
+fn mean_vector(examples: &[Example], dims: usize) -> Vec<f32> {
+    if dims == 0 {
+        return Vec::new();
+    }
+    let mut sum = vec![0.0f32; dims];
+    let mut n = 0;
+    for d in examples
+        .iter()
+        .filter_map(|e| e.dense.filter(|d| d.len() == dims))
+    {
+        for (s, v) in sum.iter_mut().zip(d) {
+            *s += v;
+        }
+        n += 1;
+    }
+    for s in &mut sum {
+        *s /= n.max(1) as f32;
+    }
+    sum
+}
+
+/// `dense` less `mean`, of unit length, into `out` (emptied when there is
+/// no vector or it is of another width).
+fn centre(dense: Option<&[f32]>, mean: &[f32], out: &mut Vec<f32>) {
+    out.clear();
+    let Some(d) = dense.filter(|d| !mean.is_empty() && d.len() == mean.len()) else {
+        return;
+    };
+    out.extend(d.iter().zip(mean).map(|(v, m)| v - m));
+    let norm = out.iter().map(|v| v * v).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        for v in out.iter_mut() {
+            *v /= norm;
+        }
+    }
+}
+
+/// Each answer's mean centred sentence vector, of unit length (see
+/// `similarity`).
+fn centroids(examples: &[Example], centred: &[Vec<f32>], classes: usize, dims: usize) -> Vec<f32> {
+    if dims == 0 {
+        return Vec::new();
+    }
+    let mut sums = vec![0.0f32; classes * dims];
+    for (e, c) in examples.iter().zip(centred) {
+        if let (true, Some(sum)) = (
+            c.len() == dims,
+            sums.get_mut(e.class * dims..(e.class + 1) * dims),
+        ) {
+            for (s, v) in sum.iter_mut().zip(c) {
+                *s += v;
+            }
+        }
+    }
+    for c in sums.chunks_exact_mut(dims) {
+        let norm = c.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            for v in c {
+                *v /= norm;
+            }
+        }
+    }
+    sums
 }
 
 /// Per row (feature): the largest weight maps to ±127. The rounding error
@@ -425,12 +546,13 @@ struct Dense {
 }
 
 impl Dense {
-    /// Appends the sentence vector, scaled to the block's weight. A vector
-    /// of another width than the model's (or none) adds nothing.
-    fn append(&self, dense: Option<&[f32]>, out: &mut Vector) {
-        let Some(d) = dense.filter(|d| self.dims > 0 && d.len() == self.dims) else {
+    /// Appends the (centred) sentence vector, scaled to the block's weight.
+    /// A vector of another width than the model's (or none: empty) adds
+    /// nothing.
+    fn append(&self, d: &[f32], out: &mut Vector) {
+        if self.dims == 0 || d.len() != self.dims {
             return;
-        };
+        }
         out.extend(
             d.iter()
                 .enumerate()
@@ -563,6 +685,8 @@ mod tests {
             weights: vec![0; 4],
             scales: vec![0.1, 0.1],
             bias: vec![0.0, 0.0],
+            centroids: Vec::new(),
+            mean: Vec::new(),
         };
         assert!(Classifier::from_parts(ok()).is_ok());
         let mut p = ok();

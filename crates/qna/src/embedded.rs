@@ -272,7 +272,7 @@ impl EmbeddedIndex {
                     tracing::warn!(path = %path.display(), "the knowledge-base snapshot was made with another sentence encoder; training");
                     None
                 }
-                Lookup::Found(model, calibration) => Some((model, calibration)),
+                Lookup::Found(model, calibration) => Some((*model, calibration)),
                 Lookup::Missing => {
                     tracing::info!(path = %path.display(), "no knowledge-base snapshot yet; training");
                     None
@@ -580,6 +580,14 @@ impl EmbeddedIndex {
         // on its tokens: two spellings with the same tokens share the first
         // one's ranking.
         let vector = match &self.encoder {
+            // A pass of a layer or two (under a millisecond) runs here:
+            // `block_in_place` hands the worker's other tasks to a thread
+            // it may have to start, which cost more CPU than the pass and,
+            // with every question new, 60 MB of threads (measured with
+            // `bot-bench --unique-questions`, docs/performance.md).
+            Some(e) if !settled_by_phrasing && e.layers() <= INLINE_LAYERS => {
+                Some(e.embed(&query.question)?)
+            }
             Some(e) if !settled_by_phrasing => Some(off_the_runtime(|| e.embed(&query.question))?),
             _ => None,
         };
@@ -624,6 +632,7 @@ impl EmbeddedIndex {
                     rival: if i == best { p2 } else { p1 },
                     known: known_words,
                     words: tokens.len(),
+                    similarity: self.classifier.similarity(i, &s.model),
                 };
                 (p, self.calibration.confidence(&evidence))
             };
@@ -681,6 +690,9 @@ impl EmbeddedIndex {
             .collect())
     }
 }
+
+/// The deepest encoder whose pass runs on the runtime's worker itself.
+const INLINE_LAYERS: usize = 2;
 
 /// Runs `work`, milliseconds of CPU (a question's sentence vector, a KB's
 /// build). On a multi-threaded Tokio runtime, other tasks move off this

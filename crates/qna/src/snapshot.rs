@@ -7,7 +7,9 @@
 //! magic "QNAKBSNP" | version u32 | key u64 | payload length u64 | checksum u64
 //! payload: classes u32 | features u32 | keys u64 × features | idf f32 × features
 //!          | scales f32 × features | weights i8 × features × classes | bias f32 × classes
-//!          | calibration kind u32 | calibration f32 × 6
+//!          | calibration kind u32 | calibration f32 × 7
+//!          | centroid values u32 | centroids f32 × values (answers × sentence dims)
+//!          | mean values u32 | mean f32 × values (sentence dims)
 //! ```
 //!
 //! The key is a hash of everything training reads (the phrasings of each
@@ -33,7 +35,9 @@ const MAGIC: &[u8; 8] = b"QNAKBSNP";
 /// 3: tokens from the shared `text` crate (more expansions: "cant", "i'd",
 ///    "gotta", "pls", "plz").
 /// 4: character n-grams across the spaces between words.
-pub const FORMAT_VERSION: u32 = 4;
+/// 5: the answers' mean sentence vectors, and the calibration's weight on
+///    a question's cosine to them.
+pub const FORMAT_VERSION: u32 = 5;
 const HEADER: usize = 8 + 4 + 8 + 8 + 8;
 
 /// Where the snapshot of the KB file `kb_path` lives in `cache_dir`.
@@ -145,6 +149,12 @@ pub(crate) fn encode(model: &Classifier, calibration: Calibration, key: u64) -> 
     for v in numbers {
         payload.extend_from_slice(&v.to_le_bytes());
     }
+    for part in [&p.centroids, &p.mean] {
+        payload.extend_from_slice(&(part.len() as u32).to_le_bytes());
+        for v in part {
+            payload.extend_from_slice(&v.to_le_bytes());
+        }
+    }
     let mut sum = Hash::new();
     sum.bytes(&payload);
     let mut out = Vec::with_capacity(HEADER + payload.len());
@@ -249,6 +259,10 @@ pub(crate) fn decode(
     let kind = r.u32()?;
     let mut numbers = [0.0f32; Calibration::PARTS];
     numbers.copy_from_slice(&r.f32s(Calibration::PARTS)?);
+    let centroid_values = r.u32()? as usize;
+    let centroids = r.f32s(centroid_values)?;
+    let mean_values = r.u32()? as usize;
+    let mean = r.f32s(mean_values)?;
     if !r.rest.is_empty() {
         return Err("trailing bytes".into());
     }
@@ -260,13 +274,15 @@ pub(crate) fn decode(
         weights,
         scales,
         bias,
+        centroids,
+        mean,
     })?;
     Ok((model, calibration))
 }
 
 /// What a look in the cache found.
 pub(crate) enum Lookup {
-    Found(Classifier, Calibration),
+    Found(Box<Classifier>, Calibration),
     Missing,
     /// Present but unusable, and why.
     Rejected(String),
@@ -275,7 +291,7 @@ pub(crate) enum Lookup {
 pub(crate) fn load(path: &Path, key: u64, classes: usize) -> Lookup {
     match std::fs::read(path) {
         Ok(bytes) => match decode(&bytes, key, classes) {
-            Ok((model, calibration)) => Lookup::Found(model, calibration),
+            Ok((model, calibration)) => Lookup::Found(Box::new(model), calibration),
             Err(why) => Lookup::Rejected(why),
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Lookup::Missing,
@@ -323,7 +339,7 @@ mod tests {
     use text::tokens;
 
     const FITTED: Calibration = Calibration::Fitted {
-        weights: [0.5, 1.0, 0.7, 1.2, -1.0],
+        weights: [0.5, 1.0, 0.7, 1.2, -1.0, 0.0],
         exponent: 2.5,
     };
 

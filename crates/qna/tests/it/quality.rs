@@ -125,7 +125,8 @@ fn a_kb_too_small_to_calibrate_keeps_its_threshold() {
 }
 
 /// The sentence encoder `scripts/fetch-encoder` fetches (all-MiniLM-L6-v2,
-/// pinned by hash; `scripts/test` runs it first).
+/// pinned by hash; `scripts/test` runs it first), to the bot's default
+/// depth (`qna.encoder_layers` = 1).
 fn encoder() -> std::sync::Arc<qna::SentenceEncoder> {
     let dir = std::env::var_os("ENCODER_MODEL_DIR").map_or_else(
         || {
@@ -139,7 +140,7 @@ fn encoder() -> std::sync::Arc<qna::SentenceEncoder> {
         "no sentence encoder in {}: run scripts/fetch-encoder (scripts/test does)",
         dir.display()
     );
-    std::sync::Arc::new(qna::SentenceEncoder::load(&dir).unwrap())
+    std::sync::Arc::new(qna::SentenceEncoder::load_layers(&dir, 1).unwrap())
 }
 
 /// With the sentence encoder (`qna.encoder_dir`), the re-ranker weighs each
@@ -166,18 +167,28 @@ fn with_the_sentence_encoder_held_out_phrasings_reach_the_goal() {
     let mut q = qna::QnaQuery::new(phrasing.clone());
     q.top = 1;
     assert_eq!(meaning.rank(&q).unwrap(), vec![(0, 1.0)], "{phrasing}");
-    // A question worded unlike any phrasing of its answer.
-    // Its first answer is now the right one (the words alone: "I'm
-    // digital. In other words, I'm not human."), if not yet a confident one.
-    let mut q = qna::QnaQuery::new("You're a real snooze");
-    q.top = 1;
-    q.score_threshold = 0.0;
-    let best = meaning.rank(&q).unwrap();
-    assert_eq!(
-        best.first()
-            .map(|&(i, _)| meaning.kb().qnas[i].answer.as_str()),
-        Some("I aim for efficiency."),
-        "{best:?}"
+    // A held-out question the words alone answer wrong ("I'm digital. In
+    // other words, I'm not human.", at 0.22) is answered right, with
+    // confidence.
+    let best = |index: &EmbeddedIndex| {
+        let mut q = qna::QnaQuery::new("Are you a kid?");
+        q.top = 1;
+        q.score_threshold = 0.0;
+        let ranked = index.rank(&q).unwrap();
+        ranked
+            .first()
+            .map(|&(i, score)| (index.kb().qnas[i].answer.clone(), score))
+    };
+    let age = "Age doesn't really apply to me.";
+    assert!(
+        best(&words).is_some_and(|(a, _)| a != age),
+        "{:?}",
+        best(&words)
+    );
+    assert!(
+        best(&meaning).is_some_and(|(a, score)| a == age && score >= THRESHOLD),
+        "{:?}",
+        best(&meaning)
     );
 }
 
@@ -191,13 +202,14 @@ fn with_the_sentence_encoder_fresh_phrasings_are_answered_right() {
     let index =
         EmbeddedIndex::build_encoded(kb, Default::default(), None, Some(encoder())).unwrap();
     let r = quality::measure(&index, &on, THRESHOLD).unwrap();
-    // Measured 89.6% right (79.9% with the words alone) and 4.5% wrong
-    // (7 of 154, against 3): it answers more, right and wrong.
-    assert!(r.right_share() >= 0.88, "{r}");
-    assert!(r.wrong_share() <= 0.05, "{r}");
+    // Measured 85.7% right (79.9% with the words alone) and 0.6% wrong
+    // (1 of 154, against 3).
+    assert!(r.right_share() >= 0.84, "{r}");
+    assert!(r.wrong_share() <= 0.02, "{r}");
     let off = quality::measure(&index, &off, THRESHOLD).unwrap();
-    // Measured 16 of 30 off-topic questions answered with confidence (8
-    // with the words alone): a chit-chat KB has an answer near most small
-    // talk, and the vectors find it.
-    assert!(off.wrong <= 17, "off-topic answered: {off}");
+    // Measured 13 of 30 off-topic questions answered with confidence (8
+    // with the words alone; 17 before the calibration saw questions no
+    // answer covers, see `calibration::UNCOVERED`): the vector pulls a
+    // question toward some answer, mostly "Ok.".
+    assert!(off.wrong <= 14, "off-topic answered: {off}");
 }
