@@ -98,6 +98,10 @@ impl SentenceEncoder {
         }
         let mut weights = bert::Weights::open(&dir.join(WEIGHTS))?;
         let model = bert::Bert::load(&mut weights, &config, layers)?;
+        // The file's header (every tensor's name, shape and place), the
+        // weights read, the config, the tokenizer and the depth. The token
+        // table is not read at start, so not hashed: a model that differs
+        // only there, with the same header, is not a practical case.
         let mut fingerprint = weights.fingerprint();
         for part in [
             &config_bytes[..],
