@@ -89,7 +89,7 @@ pub struct CompileArgs {
     #[arg(long)]
     encoder_dir: Option<PathBuf>,
     /// The bot's `qna.encoder_layers`.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = qna::DEFAULT_ENCODER_LAYERS)]
     encoder_layers: usize,
 }
 

@@ -166,10 +166,7 @@ impl Weights {
             .read_exact_at(&mut bytes, at)
             .map_err(|e| EncoderError::Model(format!("{name}: {e}")))?;
         self.fingerprint = fnv(self.fingerprint, &bytes);
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect())
+        Ok(le_f32s(&bytes).collect())
     }
 
     pub(crate) fn fingerprint(&self) -> u64 {
@@ -198,11 +195,18 @@ impl TokenRows {
         self.file
             .read_exact_at(bytes, self.at + (id * self.dims * 4) as u64)
             .map_err(|e| EncoderError::Model(format!("the token table: {e}")))?;
-        for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-            *o += f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        for (o, v) in out.iter_mut().zip(le_f32s(bytes)) {
+            *o += v;
         }
         Ok(())
     }
+}
+
+/// Little-endian f32s, as safetensors stores them.
+fn le_f32s(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 pub(crate) const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;

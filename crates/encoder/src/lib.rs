@@ -29,6 +29,10 @@ const CONFIG: &str = "config.json";
 const TOKENIZER: &str = "tokenizer.json";
 const WEIGHTS: &str = "model.safetensors";
 
+/// How many layers the bot runs unless told otherwise (`qna.encoder_layers`):
+/// the first alone reaches the quality goal (docs/performance.md).
+pub const DEFAULT_LAYERS: usize = 1;
+
 /// Which encoder to load: the model's directory and how many of its
 /// layers to run (`qna.encoder_dir` and `qna.encoder_layers`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -159,8 +159,9 @@ impl Calibration {
         }
         let model = Classifier::train(&train, classes);
         let covered_outcomes = outcomes(&model, &aside, |_| true);
+        let with_vectors = model.dense_dims() > 0;
         drop(model);
-        let uncovered = if model_has_vectors(&train) {
+        let uncovered: Vec<[f32; FEATURES]> = if with_vectors {
             let covered: Vec<Example> = train
                 .iter()
                 .filter(|e| e.class % UNCOVERED != UNCOVERED / 2)
@@ -169,6 +170,9 @@ impl Calibration {
             drop(train);
             let model = Classifier::train(&covered, classes);
             outcomes(&model, &aside, |class| class % UNCOVERED == UNCOVERED / 2)
+                .into_iter()
+                .map(|(x, _)| x)
+                .collect()
         } else {
             Vec::new()
         };
@@ -178,7 +182,7 @@ impl Calibration {
     /// `outcomes` are the covered questions' (right or wrong), `uncovered`
     /// those of questions no answer covers (all wrong): the weights are
     /// fitted on both, the power on the covered ones.
-    fn fit(outcomes: &[([f32; FEATURES], bool)], uncovered: &[([f32; FEATURES], bool)]) -> Self {
+    fn fit(outcomes: &[([f32; FEATURES], bool)], uncovered: &[[f32; FEATURES]]) -> Self {
         let right = outcomes.iter().filter(|o| o.1).count();
         if outcomes.len() < MIN_EXAMPLES || right < MIN_EACH || outcomes.len() - right < MIN_EACH {
             return Calibration::Raw;
@@ -186,7 +190,7 @@ impl Calibration {
         let all: Vec<([f32; FEATURES], bool)> = outcomes
             .iter()
             .copied()
-            .chain(uncovered.iter().map(|(x, _)| (*x, false)))
+            .chain(uncovered.iter().map(|x| (*x, false)))
             .collect();
         let weights = logistic(&all);
         let fitted = |exponent| Calibration::Fitted { weights, exponent };
@@ -247,10 +251,6 @@ impl Calibration {
     }
 
     pub(crate) const PARTS: usize = FEATURES + 1;
-}
-
-fn model_has_vectors(examples: &[Example]) -> bool {
-    examples.first().is_some_and(|e| e.dense.is_some())
 }
 
 /// The model's top answer to each set-aside phrasing whose answer `asked`

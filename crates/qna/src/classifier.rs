@@ -189,23 +189,28 @@ impl Classifier {
             dims: dense_dims,
         };
         let mean = mean_vector(examples, dense_dims);
-        let centred: Vec<Vec<f32>> = examples
-            .iter()
-            .map(|e| {
-                let mut c = Vec::new();
-                centre(e.dense, &mean, &mut c);
-                c
-            })
-            .collect();
+        // Each answer's centred vectors summed as the examples are built,
+        // so no second copy of every vector is kept.
+        let mut centroids = vec![0.0f32; classes * dense_dims];
+        let mut centred = Vec::new();
         let features_n = idf.len();
         let mut ids = Vec::new();
         let vectors: Vec<Vector> = hashed
             .iter()
-            .zip(&centred)
-            .map(|(f, c)| {
+            .zip(examples)
+            .map(|(f, e)| {
                 let mut v = Vec::new();
                 vector(&vocab, &idf, f, &mut ids, &mut v);
-                dense.append(c, &mut v);
+                centre(e.dense, &mean, &mut centred);
+                dense.append(&centred, &mut v);
+                if let Some(sum) = centroids
+                    .get_mut(e.class * dense_dims..(e.class + 1) * dense_dims)
+                    .filter(|_| !centred.is_empty())
+                {
+                    for (s, c) in sum.iter_mut().zip(&centred) {
+                        *s += c;
+                    }
+                }
                 v
             })
             .collect();
@@ -247,7 +252,7 @@ impl Classifier {
             }
         }
         let (weights, scales) = quantize(&weights, classes);
-        let centroids = centroids(examples, &centred, classes, dense_dims);
+        unit_rows(&mut centroids, dense_dims);
         Self {
             vocab,
             idf,
@@ -303,7 +308,6 @@ impl Classifier {
             &mut scratch.vector,
         );
         let known = scratch.vector.len();
-        let dense = dense.filter(|d| self.dense_dims > 0 && d.len() == self.dense_dims);
         centre(dense, &self.mean, &mut scratch.centred);
         Dense {
             start: self.dense_start,
@@ -462,24 +466,13 @@ fn centre(dense: Option<&[f32]>, mean: &[f32], out: &mut Vec<f32>) {
     }
 }
 
-/// Each answer's mean centred sentence vector, of unit length (see
-/// `similarity`).
-fn centroids(examples: &[Example], centred: &[Vec<f32>], classes: usize, dims: usize) -> Vec<f32> {
+/// Each row of `rows` (`dims` wide) scaled to unit length: the answers'
+/// summed vectors become their mean directions (see `similarity`).
+fn unit_rows(rows: &mut [f32], dims: usize) {
     if dims == 0 {
-        return Vec::new();
+        return;
     }
-    let mut sums = vec![0.0f32; classes * dims];
-    for (e, c) in examples.iter().zip(centred) {
-        if let (true, Some(sum)) = (
-            c.len() == dims,
-            sums.get_mut(e.class * dims..(e.class + 1) * dims),
-        ) {
-            for (s, v) in sum.iter_mut().zip(c) {
-                *s += v;
-            }
-        }
-    }
-    for c in sums.chunks_exact_mut(dims) {
+    for c in rows.chunks_exact_mut(dims) {
         let norm = c.iter().map(|v| v * v).sum::<f32>().sqrt();
         if norm > 0.0 {
             for v in c {
@@ -487,7 +480,6 @@ fn centroids(examples: &[Example], centred: &[Vec<f32>], classes: usize, dims: u
             }
         }
     }
-    sums
 }
 
 /// Per row (feature): the largest weight maps to ±127. The rounding error

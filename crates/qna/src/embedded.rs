@@ -585,10 +585,11 @@ impl EmbeddedIndex {
             // it may have to start, which cost more CPU than the pass and,
             // with every question new, 60 MB of threads (measured with
             // `bot-bench --unique-questions`, docs/performance.md).
-            Some(e) if !settled_by_phrasing && e.layers() <= INLINE_LAYERS => {
-                Some(e.embed(&query.question)?)
-            }
-            Some(e) if !settled_by_phrasing => Some(off_the_runtime(|| e.embed(&query.question))?),
+            Some(e) if !settled_by_phrasing => Some(if e.layers() <= INLINE_LAYERS {
+                e.embed(&query.question)?
+            } else {
+                off_the_runtime(|| e.embed(&query.question))?
+            }),
             _ => None,
         };
         let known = self

@@ -27,7 +27,10 @@ pub use answerer::{
 };
 pub use cqa::CqaClient;
 pub use embedded::{BuildTimes, EmbeddedIndex, ModelSource, Tuning};
-pub use encoder::{EncoderError, EncoderSpec, SentenceEncoder, MODEL_FILES as ENCODER_FILES};
+pub use encoder::{
+    EncoderError, EncoderSpec, SentenceEncoder, DEFAULT_LAYERS as DEFAULT_ENCODER_LAYERS,
+    MODEL_FILES as ENCODER_FILES,
+};
 pub use error::QnaError;
 pub use fallback::WithFallback;
 pub use kb::{KnowledgeBase, QnaPair};

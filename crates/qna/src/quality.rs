@@ -231,7 +231,7 @@ pub fn encoder_from_env(
         Ok(v) => v.parse().map_err(|_| {
             crate::EncoderError::Unsupported(format!("QNA_ENCODER_LAYERS={v:?} is not a number"))
         })?,
-        Err(_) => 1,
+        Err(_) => crate::DEFAULT_ENCODER_LAYERS,
     };
     std::env::var_os("QNA_ENCODER_DIR")
         .map(|dir| {

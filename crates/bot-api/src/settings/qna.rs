@@ -58,7 +58,7 @@ pub struct RawQnaSettings {
 }
 
 fn one_layer() -> usize {
-    1
+    qna::DEFAULT_ENCODER_LAYERS
 }
 
 /// A remote question-answering service and how to fail over between its
