@@ -377,6 +377,20 @@ class Check:
         for want in ("COPY config/", "COPY kb/", "USER ", "/usr/local/bin/botctl"):
             if want not in text:
                 self.problem(f"deploy/Dockerfile: no '{want}'")
+        # The image's encoder: its KB snapshots must be compiled with one, or
+        # every instance retrains at start (11 s, 85 MB) because a snapshot
+        # is keyed by the encoder's contents; and the model must be where the
+        # setting points, or the start fails.
+        enc = re.search(r"BOT__QNA__ENCODER_DIR=(\S+)", text)
+        if enc:
+            compiles = re.findall(r"botctl kb compile[^;&\n]*", text)
+            if not compiles or any("--encoder-dir" not in c for c in compiles):
+                self.problem("deploy/Dockerfile: sets BOT__QNA__ENCODER_DIR but compiles a KB "
+                             "snapshot without --encoder-dir")
+            dest = enc.group(1).rstrip("/")
+            if not re.search(r"^COPY\s.*\s" + re.escape(dest) + r"/?\s*$", text, re.M):
+                self.problem(f"deploy/Dockerfile: BOT__QNA__ENCODER_DIR is {dest}, but nothing is "
+                             "copied there")
         script = entry.read_text() if entry.exists() else ""
         if not re.search(r"BOT__SERVER__LISTEN:=0\.0\.0\.0:\$\{PORT", script):
             self.problem("deploy/entrypoint.sh: does not map PORT to BOT__SERVER__LISTEN")
@@ -479,6 +493,11 @@ CASES = [
      "config has [telemetry.export_blob] but no account;"),
     ("a config key removed from default.toml", "config/default.toml",
      'format = "text"', "", "BOT__LOG__FORMAT is not a setting"),
+    ("the image's KB snapshots compiled without its encoder", "deploy/Dockerfile",
+     " --encoder-dir /encoder;", ";", "compiles a KB snapshot without --encoder-dir"),
+    ("the image's encoder setting naming a directory nothing is copied to", "deploy/Dockerfile",
+     "BOT__QNA__ENCODER_DIR=/app/encoder/all-MiniLM-L6-v2", "BOT__QNA__ENCODER_DIR=/app/encoder/minilm",
+     "BOT__QNA__ENCODER_DIR is /app/encoder/minilm, but nothing is copied there"),
     ("botctl left out of the image", "deploy/Dockerfile",
      "COPY --from=build /botctl /usr/local/bin/botctl", "", "no '/usr/local/bin/botctl'"),
     ("an image with a default", "infra/main.bicep",
