@@ -175,6 +175,7 @@ fn open_embedded(
                 dir = %spec.dir.display(),
                 dims = encoder.dims(),
                 layers = encoder.layers(),
+                weight_bytes = encoder.weight_bytes(),
                 "sentence encoder loaded"
             );
             Some(Arc::new(encoder))

@@ -220,11 +220,10 @@ pub(crate) fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
 }
 
 /// `x W^T + b` with `W` as stored, `(outputs, inputs)` row-major, in
-/// bfloat16 (see `kernel`).
+/// 8 bits (see `kernel`).
 struct Linear {
-    weight: Vec<u16>,
+    weight: kernel::Matrix,
     bias: Vec<f32>,
-    inputs: usize,
 }
 
 impl Linear {
@@ -234,17 +233,36 @@ impl Linear {
         inputs: usize,
         outputs: usize,
     ) -> Result<Self, EncoderError> {
-        let weight = w.get(&format!("{name}.weight"), &[outputs, inputs])?;
+        Self::stacked(w, &[name], inputs, outputs)
+    }
+
+    /// Several `(outputs, inputs)` matrices as one, their outputs one after
+    /// the other (query, key and value, for one product).
+    fn stacked(
+        w: &mut Weights,
+        names: &[&str],
+        inputs: usize,
+        outputs: usize,
+    ) -> Result<Self, EncoderError> {
+        let mut weight = Vec::with_capacity(names.len() * outputs * inputs);
+        let mut bias = Vec::with_capacity(names.len() * outputs);
+        for name in names {
+            weight.extend(w.get(&format!("{name}.weight"), &[outputs, inputs])?);
+            bias.extend(w.get(&format!("{name}.bias"), &[outputs])?);
+        }
         Ok(Self {
-            weight: weight.iter().map(|&v| kernel::bf16(v)).collect(),
-            bias: w.get(&format!("{name}.bias"), &[outputs])?,
-            inputs,
+            weight: kernel::Matrix::quantize(&weight, inputs),
+            bias,
         })
     }
 
     /// `x` is `(rows, inputs)`; `out` becomes `(rows, outputs)`.
     fn forward(&self, x: &[f32], out: &mut Vec<f32>) {
-        kernel::linear(x, self.inputs, &self.weight, &self.bias, out);
+        kernel::linear(x, &self.weight, &self.bias, out);
+    }
+
+    fn bytes(&self) -> usize {
+        self.weight.bytes() + self.bias.len() * 4
     }
 }
 
@@ -328,7 +346,10 @@ impl Bert {
             "embeddings.position_embeddings.weight",
             &[c.max_position_embeddings, h],
         )?;
+        // Only the positions a sentence can reach are kept (`truncate`
+        // alone would keep all 512 rows' memory).
         positions.truncate(crate::MAX_TOKENS.min(c.max_position_embeddings) * h);
+        positions.shrink_to_fit();
         let types = w.get(
             "embeddings.token_type_embeddings.weight",
             &[c.type_vocab_size, h],
@@ -345,14 +366,9 @@ impl Bert {
         for n in 0..count {
             let l = format!("encoder.layer.{n}");
             let a = format!("{l}.attention");
-            let mut qkv = Linear::load(w, &format!("{a}.self.query"), h, h)?;
-            for part in ["key", "value"] {
-                let p = Linear::load(w, &format!("{a}.self.{part}"), h, h)?;
-                qkv.weight.extend_from_slice(&p.weight);
-                qkv.bias.extend_from_slice(&p.bias);
-            }
+            let parts = ["query", "key", "value"].map(|p| format!("{a}.self.{p}"));
             layers.push(Layer {
-                qkv,
+                qkv: Linear::stacked(w, &parts.each_ref().map(String::as_str), h, h)?,
                 attention_out: Linear::load(w, &format!("{a}.output.dense"), h, h)?,
                 attention_norm: Norm::load(w, &format!("{a}.output.LayerNorm"), h, eps)?,
                 intermediate: Linear::load(
@@ -377,6 +393,24 @@ impl Bert {
 
     pub(crate) fn layers(&self) -> usize {
         self.layers.len()
+    }
+
+    /// Bytes of weights held in memory (the token table stays in the file).
+    pub(crate) fn bytes(&self) -> usize {
+        let norm = |n: &Norm| (n.weight.len() + n.bias.len()) * 4;
+        let layers: usize = self
+            .layers
+            .iter()
+            .map(|l| {
+                l.qkv.bytes()
+                    + l.attention_out.bytes()
+                    + l.intermediate.bytes()
+                    + l.output.bytes()
+                    + norm(&l.attention_norm)
+                    + norm(&l.output_norm)
+            })
+            .sum();
+        layers + self.positions.len() * 4 + norm(&self.norm)
     }
 
     /// The longest input `forward` takes, in tokens.

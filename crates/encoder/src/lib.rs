@@ -103,7 +103,8 @@ impl SentenceEncoder {
         let mut weights = bert::Weights::open(&dir.join(WEIGHTS))?;
         let model = bert::Bert::load(&mut weights, &config, layers)?;
         // The file's header (every tensor's name, shape and place), the
-        // weights read, the config, the tokenizer and the depth. The token
+        // weights read, the config, the tokenizer, the depth and how this
+        // build stores the weights (other numerics, other vectors). The token
         // table is not read at start, so not hashed: a model that differs
         // only there, with the same header, is not a practical case.
         let mut fingerprint = weights.fingerprint();
@@ -111,6 +112,7 @@ impl SentenceEncoder {
             &config_bytes[..],
             &tokenizer_bytes[..],
             &(model.layers() as u64).to_le_bytes(),
+            kernel::NUMERICS.as_bytes(),
         ] {
             fingerprint = bert::fnv(fingerprint, &(part.len() as u64).to_le_bytes());
             fingerprint = bert::fnv(fingerprint, part);
@@ -158,6 +160,12 @@ impl SentenceEncoder {
     /// How many of the model's layers this encoder runs.
     pub fn layers(&self) -> usize {
         self.model.layers()
+    }
+
+    /// Bytes of weights held in memory: the layers run, the positions'
+    /// rows and the norms (the token table is read from the file).
+    pub fn weight_bytes(&self) -> usize {
+        self.model.bytes()
     }
 }
 
