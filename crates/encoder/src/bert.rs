@@ -67,11 +67,13 @@ impl Config {
             ));
         }
         if self.num_hidden_layers == 0
+            || self.hidden_size == 0
+            || self.intermediate_size == 0
             || self.max_position_embeddings == 0
             || self.type_vocab_size == 0
             || self.vocab_size == 0
         {
-            return bad("no layers, positions, token types or vocabulary".into());
+            return bad("no layers, width, positions, token types or vocabulary".into());
         }
         Ok(())
     }
